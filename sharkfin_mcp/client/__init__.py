@@ -1,0 +1,103 @@
+"""A typed async client for the Sharkfin messaging daemon.
+
+The Python counterpart of Sharkfin's Go client package::
+
+    from sharkfin_mcp.client import SharkfinClient
+
+    async with await SharkfinClient.connect("ws://127.0.0.1:16000/ws", api_key=key) as sf:
+        await sf.join_channel("general")
+        message_id = await sf.send_message("general", "hello @bob")
+        async for event in sf.events():
+            ...
+
+``SharkfinClient`` speaks the ``/ws`` protocol (plus the few REST-only operations);
+``RESTClient`` is HTTP only, with no background tasks. Both accept ``ws://host:port/ws`` or
+``http://host:port``. Errors are in :mod:`._errors`, drawn as a tree.
+"""
+
+from ._backoff import Backoff, ExponentialBackoff
+from ._client import SharkfinClient
+from ._errors import (
+    AuthenticationError,
+    BadRequest,
+    ClientClosed,
+    Conflict,
+    ConnectError,
+    InvalidMetadata,
+    NotConnected,
+    NotFound,
+    PermissionDenied,
+    RequestTimeout,
+    ServerError,
+    SharkfinError,
+    TransportError,
+)
+from ._events import (
+    CapabilitiesEvent,
+    DisconnectEvent,
+    Event,
+    EventsDropped,
+    MessageEvent,
+    PresenceEvent,
+    ReconnectEvent,
+    UnknownEvent,
+)
+from ._models import (
+    DM,
+    Channel,
+    CreatedChannel,
+    DMOpened,
+    MentionGroup,
+    Message,
+    RegisteredIdentity,
+    SentMessage,
+    UnreadCount,
+    User,
+    Webhook,
+)
+from ._presence import PresenceKeeper
+from ._rest import RESTClient
+from ._urls import is_loopback_url, rest_base_url, ws_url
+
+__all__ = [
+    "DM",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequest",
+    "CapabilitiesEvent",
+    "Channel",
+    "ClientClosed",
+    "Conflict",
+    "ConnectError",
+    "CreatedChannel",
+    "DMOpened",
+    "DisconnectEvent",
+    "Event",
+    "EventsDropped",
+    "ExponentialBackoff",
+    "InvalidMetadata",
+    "MentionGroup",
+    "Message",
+    "MessageEvent",
+    "NotConnected",
+    "NotFound",
+    "PermissionDenied",
+    "PresenceEvent",
+    "PresenceKeeper",
+    "RESTClient",
+    "ReconnectEvent",
+    "RegisteredIdentity",
+    "RequestTimeout",
+    "SentMessage",
+    "ServerError",
+    "SharkfinClient",
+    "SharkfinError",
+    "TransportError",
+    "UnknownEvent",
+    "UnreadCount",
+    "User",
+    "Webhook",
+    "is_loopback_url",
+    "rest_base_url",
+    "ws_url",
+]

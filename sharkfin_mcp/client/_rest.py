@@ -1,0 +1,135 @@
+"""The HTTP side of the daemon (``/api/v1``): no background tasks, one ``httpx.AsyncClient``.
+
+REST is second-class on the daemon (no RBAC, no mention parsing, no push to ``/ws`` clients, see
+PROTOCOL.md §6), but it is the only way to register webhooks and the simplest way for a script to
+post. Error bodies are plain text; they become ``ServerError("HTTP <code>: <text>", status)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ._auth import auth_headers
+from ._errors import ConnectError, RequestTimeout, server_error_from_http
+from ._models import (
+    Channel,
+    CreatedChannel,
+    Message,
+    RegisteredIdentity,
+    SentMessage,
+    Webhook,
+    metadata_as_object,
+)
+from ._urls import rest_base_url
+
+__all__ = ["RESTClient"]
+
+
+class RESTClient:
+    """Sharkfin over plain HTTP. Accepts ``http://host:port`` or the ``ws://host:port/ws`` form."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = rest_base_url(base_url)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + "/api/v1",
+            headers=auth_headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"RESTClient({self.base_url!r})"
+
+    async def __aenter__(self) -> RESTClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        try:
+            response = await self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException:
+            raise RequestTimeout(f"{method} {path}: no response from {self.base_url} in time") from None
+        except httpx.TransportError as exc:
+            raise ConnectError(f"cannot reach Sharkfin at {self.base_url}: {exc}") from None
+        if response.status_code >= 400:
+            raise server_error_from_http(response.status_code, response.text)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        return response.json()
+
+    async def register(self) -> RegisteredIdentity:
+        """Provision (or look up) the caller's identity: ``POST /auth/register``."""
+        return RegisteredIdentity.model_validate(await self._call("POST", "/auth/register"))
+
+    async def channels(self) -> list[Channel]:
+        return [Channel.model_validate(c) for c in await self._call("GET", "/channels") or []]
+
+    async def create_channel(self, name: str, public: bool = False) -> CreatedChannel:
+        body = {"name": name, "public": public}
+        return CreatedChannel.model_validate(await self._call("POST", "/channels", json=body))
+
+    async def join_channel(self, channel: str) -> None:
+        await self._call("POST", f"/channels/{_segment(channel)}/join")
+
+    async def send_message(
+        self,
+        channel: str,
+        body: str,
+        *,
+        thread_id: int | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+    ) -> SentMessage:
+        """Post over REST. ``metadata`` goes out as a JSON object; invalid metadata fails first."""
+        payload: dict[str, Any] = {"body": body}
+        meta = metadata_as_object(metadata)
+        if meta is not None:
+            payload["metadata"] = meta
+        if thread_id is not None:
+            payload["thread_id"] = thread_id
+        reply = await self._call("POST", f"/channels/{_segment(channel)}/messages", json=payload)
+        return SentMessage.model_validate(reply)
+
+    async def list_messages(
+        self,
+        channel: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[Message]:
+        params = {k: v for k, v in (("before", before), ("after", after), ("limit", limit)) if v is not None}
+        items = await self._call("GET", f"/channels/{_segment(channel)}/messages", params=params) or []
+        return [Message.model_validate({**m, "channel": channel}) for m in items]
+
+    async def register_webhook(self, url: str) -> str:
+        """Register a webhook for this identity and return its id (re-registering returns the same)."""
+        return Webhook.model_validate(await self._call("POST", "/webhooks", json={"url": url})).id
+
+    async def list_webhooks(self) -> list[Webhook]:
+        return [Webhook.model_validate(w) for w in await self._call("GET", "/webhooks") or []]
+
+    async def unregister_webhook(self, webhook_id: str) -> None:
+        await self._call("DELETE", f"/webhooks/{_segment(webhook_id)}")
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
