@@ -26,7 +26,11 @@ class ExponentialBackoff:
             return None
         if attempt == 0:
             return 0.0
-        ceiling = min(self.maximum, self.initial * self.factor ** (attempt - 1))
+        try:
+            grown = self.initial * self.factor ** (attempt - 1)
+        except OverflowError:  # ~1000 attempts in: float power overflows; stay at the cap
+            grown = self.maximum
+        ceiling = min(self.maximum, grown)
         return random.uniform(ceiling / 2, ceiling)
 
 

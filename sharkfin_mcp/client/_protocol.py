@@ -51,7 +51,7 @@ def decode_frame(raw: str | bytes) -> Frame | None:
     """Parse one incoming frame; ``None`` for anything that is not an envelope (never raises)."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: very deeply nested JSON
         return None
     if not isinstance(value, dict):
         return None
