@@ -2,7 +2,8 @@
 
 ``mock_daemon(handler)`` serves one ``websockets`` handler on a free loopback port, for frames the
 sandbox never sends (``type:"reply", ok:false``, a DM with ``participants``, a push before a reply,
-a server that closes mid-request). ``sb`` is a started :class:`sharkfin_mcp.sandbox.Sandbox`.
+a server that closes mid-request). The real fake
+daemon is the shared ``sandbox`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -80,10 +81,3 @@ def scripted(answers: dict[str, Any], log: list[dict[str, Any]] | None = None) -
                 await ws.send(reply(request, answer))
 
     return handler
-
-
-@pytest.fixture
-async def sb() -> AsyncIterator[Any]:
-    sandbox_mod = pytest.importorskip("sharkfin_mcp.sandbox")
-    async with sandbox_mod.Sandbox() as sandbox:
-        yield sandbox
