@@ -1,0 +1,103 @@
+"""``sharkfin-mcp``: serve MCP over stdio (default) or streamable HTTP, or run the sandbox.
+
+Nothing but the MCP protocol may reach stdout in stdio mode, so every message for people goes
+through logging on stderr; only ``--version`` and ``--help`` print (and exit before serving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ._version import __version__
+
+ENV_HELP = """\
+environment:
+  SHARKFIN_URL             daemon address, ws://host:port/ws or http://host:port
+                           (default ws://127.0.0.1:16000/ws)
+  SHARKFIN_API_KEY         API key of the identity to act as (never pass it as a flag)
+  SHARKFIN_API_KEY_FILE    file holding the API key (same as --api-key-file)
+  SHARKFIN_PRESENCE        hold the /presence socket so you show online (default true)
+  SHARKFIN_EVENT_BUFFER    events kept for poll/wait (default 5000)
+  SHARKFIN_REQUEST_TIMEOUT seconds before a daemon request fails (default 30)
+  SHARKFIN_EXCLUDE_OWN     leave your own messages out of wait_for_messages (default true)
+  SHARKFIN_LOG_LEVEL       DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)
+
+commands:
+  sharkfin-mcp sandbox --help   run a standalone Sharkfin-compatible sandbox daemon
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sharkfin-mcp",
+        description="MCP server for the Sharkfin messaging daemon (stdio by default).",
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sharkfin-mcp {__version__}")
+    parser.add_argument("--url", help="daemon address (overrides SHARKFIN_URL)")
+    parser.add_argument("--api-key-file", help="read the API key from this file")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start an embedded sandbox daemon with demo identities and act as one of them",
+    )
+    parser.add_argument(
+        "--sandbox-as", dest="sandbox_identity", default=None, help="demo identity to act as (default agent)"
+    )
+    parser.add_argument(
+        "--no-presence", dest="presence", action="store_false", default=None, help="do not show as online"
+    )
+    parser.add_argument("--event-buffer", type=int, help="events kept for poll/wait (default 5000)")
+    parser.add_argument("--request-timeout", type=float, help="seconds per daemon request (default 30)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    parser.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default stdio)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["sandbox"]:
+        from .sandbox._cli import main as sandbox_main
+
+        return sandbox_main(args_list[1:])
+    args = _parser().parse_args(args_list)
+
+    from .server import ConfigError, Settings, build_server
+
+    try:
+        settings = Settings.from_env(
+            url=args.url,
+            api_key_file=args.api_key_file,
+            sandbox=args.sandbox or None,
+            sandbox_identity=args.sandbox_identity,
+            presence=args.presence,
+            event_buffer=args.event_buffer,
+            request_timeout=args.request_timeout,
+            log_level=args.log_level,
+            transport=args.transport,
+            host=args.host,
+            port=args.port,
+        )
+    except ConfigError as exc:
+        print(f"sharkfin-mcp: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = build_server(settings)
+    if settings.transport == "http":
+        server.run("streamable-http", host=settings.host, port=settings.port)
+    else:
+        server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

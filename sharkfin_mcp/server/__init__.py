@@ -1,0 +1,48 @@
+"""The sharkfin-mcp MCP server: Sharkfin's operations as typed tools, resources and prompts,
+plus a buffered event stream. ``build_server(settings)`` returns a ready ``MCPServer``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
+
+from .._version import __version__
+from ._config import DEFAULT_URL, ConfigError, Settings
+from ._prompts import INSTRUCTIONS, register_prompts
+from ._resources import RuntimeRef, register_resources
+from ._runtime import Runtime, open_runtime
+from ._tools import register_tools
+
+__all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
+
+
+def build_server(settings: Settings) -> MCPServer[Runtime]:
+    bus = InMemorySubscriptionBus()
+    ref = RuntimeRef()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        async with open_runtime(settings, bus) as runtime:
+            ref.runtime = runtime
+            try:
+                yield runtime
+            finally:
+                ref.runtime = None
+
+    mcp: MCPServer[Runtime] = MCPServer(
+        "sharkfin",
+        title="Sharkfin",
+        description="Chat with agents and people on a Sharkfin server",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        subscriptions=bus,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    )
+    register_tools(mcp)
+    register_resources(mcp, ref)
+    register_prompts(mcp)
+    return mcp

@@ -1,0 +1,112 @@
+"""Configuration: environment variables first (how MCP clients pass settings), flags override.
+
+The API key is deliberately *not* a flag: process arguments are visible to every user of the
+machine (``ps``), so it comes from ``SHARKFIN_API_KEY`` or a file named by
+``SHARKFIN_API_KEY_FILE`` / ``--api-key-file``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_URL", "ConfigError", "Settings"]
+
+DEFAULT_URL = "ws://127.0.0.1:16000/ws"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str = DEFAULT_URL
+    api_key: str | None = field(default=None, repr=False)
+    api_key_source: str = "none"
+    """Where the key came from (``env``, ``file:<path>``, ``sandbox``): safe to show, unlike the key."""
+    sandbox: bool = False
+    sandbox_identity: str = "agent"
+    presence: bool = True
+    event_buffer: int = 5000
+    request_timeout: float = 30.0
+    exclude_own_messages: bool = True
+    log_level: str = "INFO"
+    transport: str = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8765
+
+    def __repr__(self) -> str:  # never show the key
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "api_key")
+        return f"Settings({fields})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``SHARKFIN_*`` variables, then apply non-``None`` overrides (from flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "url": env.get("SHARKFIN_URL") or DEFAULT_URL,
+            "presence": _flag(env, "SHARKFIN_PRESENCE", True),
+            "event_buffer": _int(env, "SHARKFIN_EVENT_BUFFER", 5000, minimum=10),
+            "request_timeout": _float(env, "SHARKFIN_REQUEST_TIMEOUT", 30.0),
+            "exclude_own_messages": _flag(env, "SHARKFIN_EXCLUDE_OWN", True),
+            "log_level": (env.get("SHARKFIN_LOG_LEVEL") or "INFO").upper(),
+        }
+        key_file = overrides.pop("api_key_file", None) or env.get("SHARKFIN_API_KEY_FILE")
+        if key_file:
+            values["api_key"] = _read_key_file(str(key_file))
+            values["api_key_source"] = f"file:{key_file}"
+        elif env.get("SHARKFIN_API_KEY"):
+            values["api_key"] = env["SHARKFIN_API_KEY"].strip()
+            values["api_key_source"] = "env:SHARKFIN_API_KEY"
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        key = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the API key file {path}: {exc.strerror}") from None
+    if not key:
+        raise ConfigError(f"the API key file {path} is empty")
+    return key
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value

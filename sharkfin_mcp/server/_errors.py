@@ -1,0 +1,61 @@
+"""Turn client failures into tool errors written for the agent that has to recover from them."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..client import (
+    AuthenticationError,
+    ConnectError,
+    InvalidMetadata,
+    NotConnected,
+    PermissionDenied,
+    RequestTimeout,
+    ServerError,
+    SharkfinError,
+)
+
+__all__ = ["connection_problem", "tool_error"]
+
+
+def connection_problem(url: str, last_error: SharkfinError | None, key_source: str) -> str:
+    """Why there is no connection, and what a person or agent can do about it."""
+    if isinstance(last_error, AuthenticationError):
+        return (
+            f"Sharkfin at {url} rejected the API key ({key_source}). Ask the operator to fix "
+            "SHARKFIN_API_KEY (or SHARKFIN_API_KEY_FILE) in this MCP server's configuration and "
+            "restart it; retrying will not help until then."
+        )
+    if isinstance(last_error, ConnectError):
+        return (
+            f"Sharkfin is not reachable at {url} ({last_error}). Check that the daemon is running "
+            "and that SHARKFIN_URL is right; use 127.0.0.1, not localhost (the daemon listens on "
+            "IPv4 only). This server keeps reconnecting by itself: call the tool again shortly."
+        )
+    detail = f" ({last_error})" if last_error else ""
+    return (
+        f"not connected to Sharkfin at {url} yet{detail}; this server is (re)connecting by itself, "
+        "call the tool again in a few seconds."
+    )
+
+
+def tool_error(exc: SharkfinError, *, username: str | None, role: str | None) -> ToolError:
+    if isinstance(exc, PermissionDenied) and exc.permission:
+        who = f"identity {username!r} (role {role!r})" if username else "this identity"
+        return ToolError(
+            f"{exc.message}: the Sharkfin role of {who} lacks the {exc.permission!r} permission. "
+            f"A Sharkfin admin can grant it (e.g. `sharkfin admin grant {role or '<role>'} "
+            f"{exc.permission}`, or `sharkfin admin set-role {username or '<user>'} <role>`); "
+            "until then, do not retry this call."
+        )
+    if isinstance(exc, PermissionDenied):
+        return ToolError(f"{exc.message} (join or be invited to the channel first, where that applies)")
+    if isinstance(exc, NotConnected):
+        return ToolError(f"{exc}. Call the tool again shortly.")
+    if isinstance(exc, RequestTimeout):
+        return ToolError(f"{exc}. Check with history before retrying a send.")
+    if isinstance(exc, InvalidMetadata):
+        return ToolError(f'{exc}; pass metadata as a JSON object, e.g. {{"kind": "status"}}')
+    if isinstance(exc, ServerError):
+        return ToolError(f"Sharkfin refused the request: {exc.message}")
+    return ToolError(str(exc))

@@ -1,0 +1,101 @@
+"""Resources: channels, unread counts, recent history, users and identity, as JSON.
+
+Subscriptions work in both protocol eras: the modern era through the SDK's subscription bus
+(``subscriptions/listen``), the handshake era through ``resources/subscribe``, which ``MCPServer``
+does not serve by itself, so handlers are registered on its low-level server.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any, cast
+
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+
+from ._runtime import UNREAD_URI, Runtime
+
+__all__ = ["RuntimeRef", "register_resources"]
+
+JSON = "application/json"
+
+
+class RuntimeRef:
+    """Static resources get no Context in mcp 2.3, so they reach the runtime through this holder,
+    which the lifespan fills (one holder per built server)."""
+
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+
+    def get(self) -> Runtime:
+        if self.runtime is None:
+            raise ResourceError("the server is still starting; read the resource again")
+        return self.runtime
+
+
+async def _read(rt: Runtime, operation: Any) -> str:
+    try:
+        value = await rt.call(operation)
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
+    @mcp.resource("sharkfin://channels", mime_type=JSON, description="Channels with public/member flags")
+    async def channels() -> str:
+        return await _read(ref.get(), lambda c: _dump(c.channels()))
+
+    @mcp.resource(UNREAD_URI, mime_type=JSON, description="Unread and mention counts per channel")
+    async def unread() -> str:
+        return await _read(ref.get(), lambda c: _dump(c.unread_counts()))
+
+    @mcp.resource("sharkfin://users", mime_type=JSON, description="Users with online state")
+    async def users() -> str:
+        return await _read(ref.get(), lambda c: _dump(c.users()))
+
+    @mcp.resource("sharkfin://me", mime_type=JSON, description="Who this server acts as, and its permissions")
+    async def me() -> str:
+        rt = ref.get()
+        try:
+            who = await rt.me()
+        except ToolError as exc:
+            raise ResourceError(str(exc)) from None
+        perms = await _read(rt, lambda c: c.capabilities())
+        return json.dumps({**who.__dict__, "permissions": json.loads(perms), "url": rt.client.url})
+
+    @mcp.resource(
+        "sharkfin://channels/{channel}/history",
+        mime_type=JSON,
+        description="The 50 most recent messages of a channel you are a member of, oldest first",
+    )
+    async def channel_history(channel: str, ctx: Context) -> str:
+        rt = cast(Runtime, ctx.request_context.lifespan_context)
+        return await _read(rt, lambda c: _dump(c.history(channel, limit=50)))
+
+    low = mcp._lowlevel_server  # no public hook for handshake-era subscribe in mcp 2.3
+
+    async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
+        ctx.lifespan_context.legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(
+            ctx.session
+        )
+        return EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Runtime], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        subscribers = ctx.lifespan_context.legacy_subscribers.get(str(params.uri))
+        if subscribers is not None:
+            subscribers.discard(ctx.session)
+        return EmptyResult()
+
+    low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+async def _dump(awaitable: Any) -> Any:
+    items = await awaitable
+    return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]

@@ -1,0 +1,138 @@
+"""What tools return: typed results (the ``outputSchema``) and their compact text rendering.
+
+Agents pay for every token they read, so the text block is one line per item rather than the
+SDK's default pretty-printed JSON; the full data is in ``structuredContent``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..client import Message, MessageEvent
+from ._buffer import BufferedEvent
+
+__all__ = [
+    "Done",
+    "EventsResult",
+    "HistoryResult",
+    "ItemsResult",
+    "MessageOut",
+    "MessagesResult",
+    "SendResult",
+    "result",
+]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class MessageOut(Out):
+    id: int = Field(description="Message id: reply with thread_id=id, or mark_read up to it")
+    channel: str
+    sender: str = Field(alias="from")
+    body: str
+    sent_at: str | None = None
+    thread_id: int | None = Field(default=None, description="Parent message id, if this is a reply")
+    mentions: list[str] = []
+    metadata: Any = None
+
+    @classmethod
+    def of(cls, message: Message | MessageEvent, channel: str | None = None) -> MessageOut:
+        return cls(
+            id=message.id or 0,
+            channel=channel or message.channel or "",
+            sender=message.sender,
+            body=message.body,
+            sent_at=message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ") if message.sent_at else None,
+            thread_id=message.thread_id,
+            mentions=list(message.mentions),
+            metadata=message.metadata,
+        )
+
+    def line(self) -> str:
+        thread = f" ↳{self.thread_id}" if self.thread_id else ""
+        meta = f" meta={json.dumps(self.metadata, separators=(',', ':'))}" if self.metadata else ""
+        body = self.body.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"[{self.id}] {self.sent_at or '-'} #{self.channel} {self.sender}{thread}: {body}{meta}"
+
+
+class MessagesResult(Out):
+    messages: list[MessageOut]
+
+
+class HistoryResult(MessagesResult):
+    channel: str
+    next_before: int | None = Field(
+        default=None, description="Pass as before= to page further back; null when this is the start"
+    )
+
+
+class UnreadResult(MessagesResult):
+    marked_read: bool = Field(description="True if these messages are now marked read")
+    remaining: int = Field(description="Unread messages not returned because of the limit")
+
+
+class SendResult(Out):
+    id: int
+    channel: str
+    thread_id: int | None = None
+    duplicate: bool = Field(
+        default=False, description="True if an earlier send with the same idempotency_key was reused"
+    )
+
+
+class ItemsResult(Out):
+    items: list[dict[str, Any]]
+
+
+class Done(Out):
+    ok: bool = True
+    detail: str
+
+
+class EventOut(Out):
+    seq: int
+    type: str
+    data: dict[str, Any]
+    received_at: str
+    caught_up: bool = False
+
+    @classmethod
+    def of(cls, event: BufferedEvent) -> EventOut:
+        return cls(
+            seq=event.seq,
+            type=event.type,
+            data=event.data,
+            received_at=event.received_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            caught_up=event.caught_up,
+        )
+
+    def line(self) -> str:
+        d = self.data
+        if self.type == "message.new":
+            msg = MessageOut.model_validate({**d, "sent_at": d.get("sent_at")})
+            return f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{msg.line()}"
+        return f"#{self.seq} {self.type} {json.dumps(d, separators=(',', ':'))}"
+
+
+class EventsResult(Out):
+    events: list[EventOut]
+    next_after: int = Field(description="Pass as after= on the next poll/wait to continue from here")
+    dropped: int = Field(description="Events that left the buffer before you read them (0 = none lost)")
+    timed_out: bool = False
+
+
+def result(model: BaseModel, text: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json", by_alias=True),
+    )
+
+
+def render_messages(messages: list[MessageOut], empty: str = "no messages") -> str:
+    return "\n".join(m.line() for m in messages) if messages else empty

@@ -1,0 +1,525 @@
+"""The tools: thin adapters from MCP arguments to client calls and from models to results.
+
+Each tool's description is written for the model that reads it: what it does, what it costs,
+what it changes. Message bodies are other parties' words; the server instructions say so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, cast
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from ..client import SharkfinClient
+from ._results import (
+    Done,
+    EventOut,
+    EventsResult,
+    HistoryResult,
+    ItemsResult,
+    MessageOut,
+    MessagesResult,
+    SendResult,
+    UnreadResult,
+    render_messages,
+    result,
+)
+from ._runtime import Runtime
+
+__all__ = ["register_tools"]
+
+Channel = Annotated[str, Field(min_length=1, max_length=200, description="Channel name, e.g. general")]
+Username = Annotated[str, Field(min_length=1, max_length=200, description="Sharkfin username")]
+Slug = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[a-zA-Z0-9_-]+$", description="Group slug (@slug)")
+]
+MessageId = Annotated[int, Field(ge=1, description="A message id")]
+Body = Annotated[str, Field(max_length=32_000, description="Message text; @username mentions a user")]
+
+READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+APPEND = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+REMOVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+EXTERNAL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+
+EventType = Literal["message.new", "presence", "capabilities", "connection", "events.dropped"]
+
+
+def _rt(ctx: Context) -> Runtime:
+    return cast(Runtime, ctx.request_context.lifespan_context)
+
+
+def _done(detail: str) -> CallToolResult:
+    return result(Done(detail=detail), detail)
+
+
+def register_tools(mcp: MCPServer[Any]) -> None:
+    # -- messages ------------------------------------------------------------------------------
+
+    @mcp.tool(annotations=APPEND)
+    async def send_message(
+        channel: Channel,
+        body: Body,
+        ctx: Context,
+        thread_id: Annotated[
+            int | None, Field(ge=1, description="Reply in the thread of this top-level message id")
+        ] = None,
+        metadata: Annotated[
+            dict[str, Any] | None, Field(description="Optional JSON object stored with the message")
+        ] = None,
+    ) -> Annotated[CallToolResult, SendResult]:
+        """Post a message to a channel or DM channel you are a member of. Returns the new message id.
+        Threads are one level deep: thread_id must be a top-level message."""
+        rt = _rt(ctx)
+        new_id = await rt.call(
+            lambda c: c.send_message(channel, body, thread_id=thread_id, metadata=metadata)
+        )
+        out = SendResult(id=new_id, channel=channel, thread_id=thread_id)
+        where = f" in thread {thread_id}" if thread_id else ""
+        return result(out, f"sent [{new_id}] to #{channel}{where}")
+
+    @mcp.tool(annotations=READ)
+    async def history(
+        channel: Channel,
+        ctx: Context,
+        before: Annotated[int | None, Field(ge=1, description="Only messages with id < before")] = None,
+        after: Annotated[int | None, Field(ge=1, description="Only messages with id > after")] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="How many messages (1-100)")] = 30,
+        thread_id: Annotated[int | None, Field(ge=1, description="Only the replies to this message")] = None,
+    ) -> Annotated[CallToolResult, HistoryResult]:
+        """Read a channel's messages, oldest first: the newest `limit`, or those before/after an id
+        (before wins if both are given). Does not change unread state. Page back with
+        before=next_before."""
+        rt = _rt(ctx)
+        found = await rt.call(
+            lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
+        )
+        messages = [MessageOut.of(m, channel) for m in found]
+        more = len(messages) == limit and after is None
+        out = HistoryResult(channel=channel, messages=messages, next_before=messages[0].id if more else None)
+        tail = f"\n(more: before={out.next_before})" if out.next_before else ""
+        return result(out, render_messages(messages) + tail)
+
+    @mcp.tool(annotations=WRITE)
+    async def unread_messages(
+        ctx: Context,
+        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
+        thread_id: Annotated[int | None, Field(ge=1, description="Only replies to this message")] = None,
+        mark_read: Annotated[
+            bool, Field(description="Also mark the returned messages read (only those returned)")
+        ] = False,
+        limit: Annotated[int, Field(ge=1, le=200, description="At most this many (oldest first)")] = 50,
+    ) -> Annotated[CallToolResult, UnreadResult]:
+        """Unread messages from others, oldest first, each with its id. Reading does NOT mark them
+        read unless mark_read=true, and then only the messages returned are marked, so nothing is
+        lost; you can also call mark_read(channel, message_id) yourself after handling them."""
+        rt = _rt(ctx)
+        me = (await rt.me()).username
+        unread, remaining = await rt.call(
+            lambda c: _collect_unread(c, me, channel, mentions_only, thread_id, limit)
+        )
+        if mark_read:
+            newest: dict[str, int] = {}
+            for m in unread:
+                newest[m.channel] = max(newest.get(m.channel, 0), m.id)
+            for ch, message_id in newest.items():
+                await rt.call(lambda c, ch=ch, mid=message_id: c.mark_read(ch, mid))  # type: ignore[misc]
+            if newest:
+                await rt.resources_updated("sharkfin://unread")
+        out = UnreadResult(messages=unread, marked_read=mark_read and bool(unread), remaining=remaining)
+        text = render_messages(unread, "no unread messages")
+        if remaining:
+            text += f"\n({remaining} more unread; call again)"
+        return result(out, text)
+
+    @mcp.tool(annotations=READ)
+    async def unread_counts(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Unread and mention counts per channel (only channels with something unread)."""
+        counts = await _rt(ctx).call(lambda c: c.unread_counts())
+        rows = [c.model_dump() for c in counts]
+        text = "\n".join(
+            f"#{c.channel} ({c.type}): {c.unread_count} unread, {c.mention_count} mentions" for c in counts
+        )
+        return result(ItemsResult(items=rows), text or "nothing unread")
+
+    @mcp.tool(annotations=WRITE)
+    async def mark_read(
+        channel: Channel,
+        ctx: Context,
+        message_id: Annotated[
+            int | None, Field(ge=1, description="Mark read up to and including this id; default: all")
+        ] = None,
+    ) -> Annotated[CallToolResult, Done]:
+        """Mark a channel read up to message_id (or entirely). The read position only moves forward."""
+        rt = _rt(ctx)
+        await rt.call(lambda c: c.mark_read(channel, message_id))
+        await rt.resources_updated("sharkfin://unread")
+        return _done(f"marked #{channel} read" + (f" up to {message_id}" if message_id else ""))
+
+    # -- direct messages -------------------------------------------------------------------------
+
+    @mcp.tool(annotations=WRITE)
+    async def dm_open(username: Username, ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Open (or find) the direct-message channel with a user; send to it with send_message."""
+        dm = await _rt(ctx).call(lambda c: c.dm_open(username))
+        state = "created" if dm.created else "existing"
+        return result(ItemsResult(items=[dm.model_dump()]), f"#{dm.channel} ({state}) with {username}")
+
+    @mcp.tool(annotations=READ)
+    async def dm_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Your direct-message channels and who is on the other side."""
+        dms = await _rt(ctx).call(lambda c: c.dm_list())
+        text = "\n".join(f"#{d.channel} with {d.participant}" for d in dms)
+        return result(ItemsResult(items=[d.model_dump() for d in dms]), text or "no DMs")
+
+    # -- channels ---------------------------------------------------------------------------------
+
+    @mcp.tool(annotations=READ)
+    async def channel_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """All channels (not DMs): name, public or private, and whether you are a member."""
+        channels = await _rt(ctx).call(lambda c: c.channels())
+        rows = [c.model_dump(exclude={"id"}) for c in channels]
+        text = "\n".join(
+            f"#{c.name} {'public' if c.public else 'private'}{' member' if c.member else ''}"
+            for c in channels
+        )
+        return result(ItemsResult(items=rows), text or "no channels")
+
+    @mcp.tool(annotations=APPEND)
+    async def channel_create(
+        name: Channel,
+        ctx: Context,
+        public: Annotated[bool, Field(description="Anyone may join a public channel")] = True,
+        members: Annotated[list[Username] | None, Field(description="Users to add besides you")] = None,
+    ) -> Annotated[CallToolResult, Done]:
+        """Create a channel; you become a member. Needs the create_channel permission."""
+        await _rt(ctx).call(lambda c: c.create_channel(name, public, members))
+        return _done(f"created #{name} ({'public' if public else 'private'})")
+
+    @mcp.tool(annotations=WRITE)
+    async def channel_join(channel: Channel, ctx: Context) -> Annotated[CallToolResult, Done]:
+        """Join a channel (needed before reading history or sending)."""
+        await _rt(ctx).call(lambda c: c.join_channel(channel))
+        return _done(f"joined #{channel}")
+
+    @mcp.tool(annotations=WRITE)
+    async def channel_invite(
+        channel: Channel, username: Username, ctx: Context
+    ) -> Annotated[CallToolResult, Done]:
+        """Add a user to a channel you are a member of (the way into private channels)."""
+        await _rt(ctx).call(lambda c: c.invite_to_channel(channel, username))
+        return _done(f"invited {username} to #{channel}")
+
+    # -- people and state -----------------------------------------------------------------------
+
+    @mcp.tool(annotations=READ)
+    async def user_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Everyone on this Sharkfin: username, type, online, and active/idle state when online."""
+        users = await _rt(ctx).call(lambda c: c.users())
+        text = "\n".join(
+            f"{u.username} ({u.type or '-'}) {'online' if u.online else 'offline'}"
+            + (f" {u.state}" if u.state else "")
+            for u in users
+        )
+        return result(ItemsResult(items=[u.model_dump(exclude_none=True) for u in users]), text)
+
+    @mcp.tool(annotations=WRITE)
+    async def set_state(
+        state: Annotated[Literal["active", "idle"], Field(description="active or idle")], ctx: Context
+    ) -> Annotated[CallToolResult, Done]:
+        """Tell others whether you are actively working (active) or waiting (idle)."""
+        await _rt(ctx).call(lambda c: c.set_state(state))
+        return _done(f"state set to {state}")
+
+    @mcp.tool(annotations=READ)
+    async def capabilities(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """The permissions your Sharkfin role grants."""
+        perms = await _rt(ctx).call(lambda c: c.capabilities())
+        return result(ItemsResult(items=[{"permission": p} for p in perms]), ", ".join(perms) or "none")
+
+    @mcp.tool(annotations=READ)
+    async def whoami(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Who this server acts as on Sharkfin: username, type, role, permissions, connection."""
+        rt = _rt(ctx)
+        me = await rt.me()
+        perms = await rt.call(lambda c: c.capabilities())
+        info = {
+            "username": me.username,
+            "type": me.type,
+            "role": me.role,
+            "permissions": perms,
+            "url": rt.client.url,
+            "connected": rt.client.connected,
+            "online": bool(rt.presence and rt.presence.online),
+        }
+        text = f"{me.username} ({me.type}, role {me.role}) on {rt.client.url}; permissions: " + ", ".join(
+            perms
+        )
+        return result(ItemsResult(items=[info]), text)
+
+    # -- mention groups ---------------------------------------------------------------------------
+
+    @mcp.tool(annotations=APPEND)
+    async def mention_group_create(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
+        """Create a mention group: @slug in a message then mentions all its members."""
+        group_id = await _rt(ctx).call(lambda c: c.create_mention_group(slug))
+        return _done(f"created @{slug} (id {group_id})")
+
+    @mcp.tool(annotations=REMOVE)
+    async def mention_group_delete(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
+        """Delete a mention group you created."""
+        await _rt(ctx).call(lambda c: c.delete_mention_group(slug))
+        return _done(f"deleted @{slug}")
+
+    @mcp.tool(annotations=READ)
+    async def mention_group_get(slug: Slug, ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """One mention group with its members."""
+        group = await _rt(ctx).call(lambda c: c.get_mention_group(slug))
+        row = group.model_dump(mode="json")
+        text = f"@{group.slug} by {group.created_by}: {', '.join(group.members) or 'no members'}"
+        return result(ItemsResult(items=[row]), text)
+
+    @mcp.tool(annotations=READ)
+    async def mention_group_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """All mention groups."""
+        groups = await _rt(ctx).call(lambda c: c.list_mention_groups())
+        text = "\n".join(f"@{g.slug} ({len(g.members)} members)" for g in groups)
+        return result(ItemsResult(items=[g.model_dump(mode="json") for g in groups]), text or "none")
+
+    @mcp.tool(annotations=WRITE)
+    async def mention_group_add_member(
+        slug: Slug, username: Username, ctx: Context
+    ) -> Annotated[CallToolResult, Done]:
+        """Add a user to a mention group you created."""
+        await _rt(ctx).call(lambda c: c.add_mention_group_member(slug, username))
+        return _done(f"added {username} to @{slug}")
+
+    @mcp.tool(annotations=REMOVE)
+    async def mention_group_remove_member(
+        slug: Slug, username: Username, ctx: Context
+    ) -> Annotated[CallToolResult, Done]:
+        """Remove a user from a mention group you created."""
+        await _rt(ctx).call(lambda c: c.remove_mention_group_member(slug, username))
+        return _done(f"removed {username} from @{slug}")
+
+    # -- webhooks and settings ------------------------------------------------------------------
+
+    @mcp.tool(annotations=EXTERNAL)
+    async def register_webhook(
+        url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://", description="URL")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Done]:
+        """Have Sharkfin POST every message in your channels to a URL (fires only for service
+        identities). Returns the webhook id; registering the same URL again returns the same id."""
+        webhook_id = await _rt(ctx).call(lambda c: c.register_webhook(url))
+        return result(Done(detail=webhook_id), f"webhook id {webhook_id}")
+
+    @mcp.tool(annotations=REMOVE)
+    async def unregister_webhook(
+        webhook_id: Annotated[str, Field(min_length=1, max_length=100)], ctx: Context
+    ) -> Annotated[CallToolResult, Done]:
+        """Delete one of your webhooks by id."""
+        await _rt(ctx).call(lambda c: c.unregister_webhook(webhook_id))
+        return _done(f"webhook {webhook_id} removed")
+
+    @mcp.tool(annotations=READ)
+    async def list_webhooks(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Your active webhooks."""
+        hooks = await _rt(ctx).call(lambda c: c.list_webhooks())
+        text = "\n".join(f"{h.id} {h.url}" for h in hooks)
+        return result(ItemsResult(items=[h.model_dump() for h in hooks]), text or "no webhooks")
+
+    @mcp.tool(annotations=READ)
+    async def get_settings(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
+        """Sharkfin's global settings (needs the manage_roles permission)."""
+        settings = await _rt(ctx).call(lambda c: c.get_settings())
+        text = "\n".join(f"{k}={v}" for k, v in sorted(settings.items()))
+        return result(ItemsResult(items=[settings]), text or "no settings")
+
+    @mcp.tool(annotations=REMOVE)
+    async def set_setting(
+        key: Annotated[str, Field(min_length=1, max_length=200)],
+        value: Annotated[str, Field(max_length=4000)],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Done]:
+        """Set one global setting, replacing its value (needs manage_roles). webhook_url sets the
+        daemon's legacy global webhook."""
+        await _rt(ctx).call(lambda c: c.set_setting(key, value))
+        return _done(f"{key} set")
+
+    # -- events ---------------------------------------------------------------------------------
+
+    @mcp.tool(annotations=READ)
+    async def poll_events(
+        ctx: Context,
+        after: Annotated[
+            int | None, Field(ge=0, description="Cursor (next_after from the last call); default: yours")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
+        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+    ) -> Annotated[CallToolResult, EventsResult]:
+        """Return buffered events after a cursor without waiting: new messages (message.new),
+        presence, capabilities, and connection changes. Pass next_after back as after; without
+        after, continues from where your previous poll or wait left off. Says how many were
+        dropped if the buffer overflowed."""
+        rt = _rt(ctx)
+        start = _cursor(rt, ctx, after)
+        read = rt.buffer.read(start, limit, _matcher(types, channel, mentions_only=False, others_only=False))
+        return _events_result(rt, ctx, read, timed_out=False)
+
+    @mcp.tool(annotations=READ)
+    async def wait_for_events(
+        ctx: Context,
+        after: Annotated[int | None, Field(ge=0, description="Cursor; default: where you left off")] = None,
+        timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,
+        types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
+        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+    ) -> Annotated[CallToolResult, EventsResult]:
+        """Wait until a matching event exists after the cursor, then return it at once; after
+        timeout_seconds return an empty result (timed_out=true): just call again. Other tool calls
+        keep working while this waits."""
+        rt = _rt(ctx)
+        matches = _matcher(types, channel, mentions_only=mentions_only, others_only=False)
+        read = await _wait(rt, ctx, _cursor(rt, ctx, after), limit, matches, timeout_seconds)
+        return _events_result(rt, ctx, read, timed_out=not read.events)
+
+    @mcp.tool(annotations=READ)
+    async def wait_for_messages(
+        ctx: Context,
+        timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,
+        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
+    ) -> Annotated[CallToolResult, EventsResult]:
+        """Wait for new messages from others (yours are skipped), returning as soon as any arrive
+        since your last poll/wait, or empty after timeout_seconds: then call again. Does not mark
+        anything read."""
+        rt = _rt(ctx)
+        matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=True)
+        read = await _wait(rt, ctx, _cursor(rt, ctx, None), 100, matches, timeout_seconds)
+        return _events_result(rt, ctx, read, timed_out=not read.events)
+
+
+async def _collect_unread(
+    client: SharkfinClient,
+    me: str,
+    channel: str | None,
+    mentions_only: bool,
+    thread_id: int | None,
+    limit: int,
+) -> tuple[list[MessageOut], int]:
+    """Unread messages *with ids*, without consuming them.
+
+    The daemon's ``unread_messages`` drops ids and moves the read cursor. Instead: unread in a
+    channel = messages from others newer than the cursor, and ``unread_count`` says how many, so
+    the newest ``unread_count`` messages from others in ``history`` are exactly the unread ones.
+    Counts are read again afterwards and the walk repeated if a message arrived meanwhile.
+    """
+    for _ in range(3):
+        counts = {c.channel: c.unread_count for c in await client.unread_counts()}
+        if channel:
+            counts = {channel: counts.get(channel, 0)}
+        found: list[MessageOut] = []
+        for name, count in counts.items():
+            if count:
+                found.extend(await _newest_from_others(client, name, me, count))
+        if counts == {c.channel: c.unread_count for c in await client.unread_counts() if c.channel in counts}:
+            break
+    if mentions_only:
+        found = [m for m in found if me in m.mentions]
+    if thread_id is not None:
+        found = [m for m in found if m.thread_id == thread_id]
+    found.sort(key=lambda m: m.id)
+    return found[:limit], max(0, len(found) - limit)
+
+
+async def _newest_from_others(client: SharkfinClient, channel: str, me: str, count: int) -> list[MessageOut]:
+    picked: list[MessageOut] = []
+    before: int | None = None
+    while len(picked) < count:
+        page = await client.history(channel, before=before, limit=100)
+        if not page:
+            break
+        for message in reversed(page):
+            if message.sender != me:
+                picked.append(MessageOut.of(message, channel))
+                if len(picked) == count:
+                    break
+        before = page[0].id
+        if len(page) < 100:
+            break
+    return picked
+
+
+def _matcher(
+    types: list[EventType] | list[str] | None, channel: str | None, *, mentions_only: bool, others_only: bool
+) -> Any:
+    wanted = set(types) if types else None
+
+    def matches(event: Any) -> bool:
+        if wanted is not None and event.type not in wanted:
+            return False
+        if channel is not None and event.channel != channel:
+            return False
+        if mentions_only and not event.mentions_me:
+            return False
+        return not ((others_only or mentions_only) and event.from_self)
+
+    return matches
+
+
+def _cursor(rt: Runtime, ctx: Context, after: int | None) -> int:
+    if after is not None:
+        return after
+    return rt.session_cursors.get(ctx.session, 0)
+
+
+async def _wait(rt: Runtime, ctx: Context, after: int, limit: int, matches: Any, seconds: float) -> Any:
+    """Wait in slices so progress can be reported; a client without a progress token gets none."""
+    import anyio
+
+    deadline = anyio.current_time() + seconds
+    read = rt.buffer.read(after, limit, matches)
+    dropped = read.dropped
+    while not read.events:
+        left = deadline - anyio.current_time()
+        if left <= 0:
+            break
+        read = await rt.buffer.wait(read.cursor, limit, matches, min(left, 5.0))
+        dropped += read.dropped
+        if not read.events and deadline - anyio.current_time() > 0:
+            await ctx.report_progress(seconds - (deadline - anyio.current_time()), seconds, "waiting")
+    from ._buffer import ReadResult
+
+    return ReadResult(events=read.events, cursor=read.cursor, dropped=dropped)
+
+
+def _events_result(rt: Runtime, ctx: Context, read: Any, *, timed_out: bool) -> CallToolResult:
+    rt.session_cursors[ctx.session] = read.cursor
+    events = [EventOut.of(e) for e in read.events]
+    out = EventsResult(events=events, next_after=read.cursor, dropped=read.dropped, timed_out=timed_out)
+    lines = [e.line() for e in events]
+    if read.dropped:
+        lines.insert(0, f"({read.dropped} events were dropped from the buffer before you read them)")
+    if not events:
+        lines.append("no new events" + (" (timed out; call again)" if timed_out else ""))
+    lines.append(f"next_after={read.cursor}")
+    return result(out, "\n".join(lines))
+
+
+_ = MessagesResult  # re-exported result type used by resources
