@@ -374,7 +374,7 @@ async def test_disconnect_mid_request(mock_daemon: MockFactory) -> None:  # Test
                 events = [event async for event in client.events()]  # no reconnect: the stream ends
             assert len(events) == 1 and isinstance(events[0], DisconnectEvent)
             assert not client.connected
-            with pytest.raises(NotConnected, match="not connected"):
+            with pytest.raises(NotConnected, match=r"not connected"):
                 await client.ping()
         finally:
             await client.close()

@@ -105,7 +105,7 @@ def test_other_models() -> None:
 
 def test_models_are_frozen() -> None:
     user = User(username="bob")
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(ValueError, match=r"frozen"):
         user.username = "eve"  # type: ignore[misc]
 
 

@@ -218,9 +218,9 @@ def test_presence_url() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://h/ws", "127.0.0.1:16000", "", "ws:///ws"])
 def test_bad_urls_raise_value_error(url: str) -> None:
-    with pytest.raises(ValueError, match="not a Sharkfin address"):
+    with pytest.raises(ValueError, match=r"not a Sharkfin address"):
         ws_url(url)
-    with pytest.raises(ValueError, match="not a Sharkfin address"):
+    with pytest.raises(ValueError, match=r"not a Sharkfin address"):
         rest_base_url(url)
 
 
@@ -356,5 +356,5 @@ async def test_event_stream_wakes_a_waiting_consumer() -> None:
 
 
 def test_event_stream_capacity_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"at least 1"):
         EventStream(0)
