@@ -29,8 +29,8 @@ class WS:
     async def send_raw(self, text: str) -> None:
         await self.conn.send(text)
 
-    async def recv(self, timeout: float = 2.0) -> dict[str, Any]:
-        with anyio.fail_after(timeout):
+    async def recv(self, wait: float = 2.0) -> dict[str, Any]:
+        with anyio.fail_after(wait):
             value: dict[str, Any] = json.loads(await self.conn.recv())
             return value
 

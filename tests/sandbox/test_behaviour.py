@@ -202,7 +202,8 @@ async def test_dms(sandbox: Sandbox) -> None:
         await agent.ok("channel_create", {"name": "dm-agent-flow-bot"})
         reply = await agent.req("dm_open", {"username": "flow-bot"})
         assert reply["d"] == {
-            "message": "create dm: insert channel: constraint failed: UNIQUE constraint failed: channels.name (2067)"
+            "message": "create dm: insert channel: "
+            "constraint failed: UNIQUE constraint failed: channels.name (2067)"
         }
 
 

@@ -34,7 +34,10 @@ USER11 = [p for p in ALL13 if p not in ("create_channel", "manage_roles")]
 BOT11 = [p for p in ALL13 if p not in ("invite_channel", "manage_roles")]
 M = ...  # "d omitted"
 NC = "constraint failed: UNIQUE constraint failed: channels.name (2067)"
-MC = "constraint failed: UNIQUE constraint failed: channel_members.channel_id, channel_members.identity_id (1555)"
+MC = (
+    "constraint failed: UNIQUE constraint failed: "
+    "channel_members.channel_id, channel_members.identity_id (1555)"
+)
 
 
 def err(text: str) -> tuple[str, Any]:
@@ -385,7 +388,8 @@ async def test_envelope_decoding_quirks(sandbox: Sandbox) -> None:
         await conn.send_raw('{"type":"channel_join","ref":"c","d":{"channel":"<a&b>"}}')
         frame = await conn.conn.recv()
         assert frame == (
-            '{"type":"error","d":{"message":"channel not found: \\u003ca\\u0026b\\u003e"},"ref":"c","ok":false}'
+            '{"type":"error","d":{"message":"channel not found: \\u003ca\\u0026b\\u003e"},'
+            '"ref":"c","ok":false}'
         )
 
 
