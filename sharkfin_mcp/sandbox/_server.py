@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Callable, Generator, Iterable
 from datetime import datetime
@@ -33,6 +34,17 @@ DEMO_IDENTITIES: tuple[Identity, ...] = (
     Identity("bob", "demo-bob-key", "user"),
     Identity("flow-bot", "demo-flow-bot-key", "service"),
 )
+
+
+class _DenialNoiseFilter(logging.Filter):
+    """Uvicorn's sans-io WebSocket protocol logs an ERROR after a correctly sent denial
+    response (our 401/403 before the upgrade); that line is noise, drop just it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+_DENIAL_FILTER = _DenialNoiseFilter()
 
 
 class _QuietServer(uvicorn.Server):
@@ -208,6 +220,8 @@ class Sandbox:
             timeout_graceful_shutdown=1,
         )
         server = _QuietServer(config)
+        config.load()  # configures uvicorn's loggers; add our filter after that
+        logging.getLogger("uvicorn.error").addFilter(_DENIAL_FILTER)
         self._server = server
         self._task = asyncio.get_running_loop().create_task(self._run(server, sock))
         while not server.started:
