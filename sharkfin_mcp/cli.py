@@ -23,6 +23,14 @@ environment:
   SHARKFIN_REQUEST_TIMEOUT seconds before a daemon request fails (default 30)
   SHARKFIN_EXCLUDE_OWN     leave your own messages out of wait_for_messages (default true)
   SHARKFIN_LOG_LEVEL       DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)
+  SHARKFIN_READ_ONLY       expose only tools that change nothing (default false)
+  SHARKFIN_TOOLS           tool profile: all, or core (the conversation tools only)
+  SHARKFIN_SEND_CHANNELS   channels the agent may send to: "general,ops-*,!secret" (default all)
+  SHARKFIN_MAX_SENDS_PER_MINUTE  send rate limit that stops runaway loops (default 60; 0 = off)
+  SHARKFIN_ALLOW_INSECURE  allow sending the key over ws:// or http:// to another host
+  SHARKFIN_MCP_TOKEN       access token HTTP clients must send as Authorization: Bearer
+                           (required to serve HTTP on a non-loopback address)
+  SHARKFIN_MCP_TOKEN_FILE  file holding that token
 
 commands:
   sharkfin-mcp sandbox --help   run a standalone Sharkfin-compatible sandbox daemon
@@ -54,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--request-timeout", type=float, help="seconds per daemon request (default 30)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
     parser.add_argument(
+        "--read-only", action="store_true", default=None, help="only tools that change nothing"
+    )
+    parser.add_argument("--tools", dest="tool_profile", choices=["all", "core"], help="tool profile")
+    parser.add_argument("--send-channels", help='channels the agent may send to, e.g. "general,!secret"')
+    parser.add_argument("--max-sends-per-minute", type=int, help="send rate limit (0 = off)")
+    parser.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        default=None,
+        help="allow a clear-text ws:// or http:// daemon URL on another host",
+    )
+    parser.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default stdio)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
@@ -69,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return sandbox_main(args_list[1:])
     args = _parser().parse_args(args_list)
 
-    from .server import ConfigError, Settings, build_server
+    from .server import ConfigError, Settings
 
     try:
         settings = Settings.from_env(
@@ -81,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             event_buffer=args.event_buffer,
             request_timeout=args.request_timeout,
             log_level=args.log_level,
+            read_only=args.read_only,
+            tool_profile=args.tool_profile,
+            send_channels=args.send_channels,
+            max_sends_per_minute=args.max_sends_per_minute,
+            allow_insecure=args.allow_insecure,
             transport=args.transport,
             host=args.host,
             port=args.port,
@@ -91,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    server = build_server(settings)
-    if settings.transport == "http":
-        server.run("streamable-http", host=settings.host, port=settings.port)
-    else:
-        server.run()
+    import anyio
+
+    from .server._serve import serve
+
+    anyio.run(serve, settings)
     return 0
 
 

@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import ToolAnnotations
 
 from .._version import __version__
 from ._config import DEFAULT_URL, ConfigError, Settings
 from ._prompts import INSTRUCTIONS, register_prompts
 from ._resources import RuntimeRef, register_resources
 from ._runtime import Runtime, open_runtime
-from ._tools import register_tools
+from ._tools import CORE_TOOLS, register_tools
 
 __all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
 
@@ -42,7 +43,13 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
         subscriptions=bus,
         log_level=settings.log_level,  # type: ignore[arg-type]
     )
-    register_tools(mcp)
+
+    def include(name: str, annotations: ToolAnnotations) -> bool:
+        if settings.read_only and not annotations.read_only_hint:
+            return False
+        return settings.tool_profile == "all" or name in CORE_TOOLS
+
+    register_tools(mcp, include)
     register_resources(mcp, ref)
     register_prompts(mcp)
     return mcp

@@ -37,9 +37,17 @@ class Settings:
     transport: str = "stdio"
     host: str = "127.0.0.1"
     port: int = 8765
+    read_only: bool = False
+    tool_profile: str = "all"
+    send_channels: str = ""
+    max_sends_per_minute: int = 60
+    allow_insecure: bool = False
+    http_token: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # never show the key
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "api_key")
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in self.__dict__.items() if k not in ("api_key", "http_token")
+        )
         return f"Settings({fields})"
 
     @classmethod
@@ -53,7 +61,17 @@ class Settings:
             "request_timeout": _float(env, "SHARKFIN_REQUEST_TIMEOUT", 30.0),
             "exclude_own_messages": _flag(env, "SHARKFIN_EXCLUDE_OWN", True),
             "log_level": (env.get("SHARKFIN_LOG_LEVEL") or "INFO").upper(),
+            "read_only": _flag(env, "SHARKFIN_READ_ONLY", False),
+            "tool_profile": env.get("SHARKFIN_TOOLS") or "all",
+            "send_channels": env.get("SHARKFIN_SEND_CHANNELS") or "",
+            "max_sends_per_minute": _int(env, "SHARKFIN_MAX_SENDS_PER_MINUTE", 60, minimum=0),
+            "allow_insecure": _flag(env, "SHARKFIN_ALLOW_INSECURE", False),
         }
+        token_file = env.get("SHARKFIN_MCP_TOKEN_FILE")
+        if token_file:
+            values["http_token"] = _read_key_file(token_file)
+        elif env.get("SHARKFIN_MCP_TOKEN"):
+            values["http_token"] = env["SHARKFIN_MCP_TOKEN"].strip()
         key_file = overrides.pop("api_key_file", None) or env.get("SHARKFIN_API_KEY_FILE")
         if key_file:
             values["api_key"] = _read_key_file(str(key_file))
@@ -62,7 +80,49 @@ class Settings:
             values["api_key"] = env["SHARKFIN_API_KEY"].strip()
             values["api_key_source"] = "env:SHARKFIN_API_KEY"
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.tool_profile not in ("all", "core"):
+            raise ConfigError(f"SHARKFIN_TOOLS must be 'all' or 'core', not {self.tool_profile!r}")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(
+                f"SHARKFIN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}"
+            )
+        if self.transport == "http" and not _is_loopback_host(self.host) and not self.http_token:
+            raise ConfigError(
+                f"serving HTTP on {self.host} (not loopback) needs an access token: set "
+                "SHARKFIN_MCP_TOKEN (or SHARKFIN_MCP_TOKEN_FILE); clients then send "
+                "'Authorization: Bearer <token>'"
+            )
+
+    def cleartext_refusal(self) -> str | None:
+        """Why the key must not be sent to ``url``, or None. ws:// and http:// carry it in clear
+        text, which is fine on this machine and nowhere else unless the operator says so."""
+        from ..client import is_loopback_url
+
+        if not self.api_key or self.allow_insecure or self.url.startswith(("wss:", "https:")):
+            return None
+        if is_loopback_url(self.url):
+            return None
+        return (
+            f"refusing to send the API key in clear text to {self.url}: it is not on this machine. "
+            "Use wss:// or https:// (for example behind a TLS proxy), or set "
+            "SHARKFIN_ALLOW_INSECURE=true if the network is trusted."
+        )
+
+
+def _is_loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_key_file(path: str) -> str:

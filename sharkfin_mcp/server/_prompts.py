@@ -14,7 +14,7 @@ and one-level threads. You act as one Sharkfin identity (see whoami).
 
 Working loop:
 1. unread_counts, then unread_messages to read what is new. Reading does not mark messages read;
-   after handling them call mark_read(channel, message_id) or pass mark_read=true.
+   after handling them call mark_read(channel, message_id) with the newest id you handled.
 2. Reply in the thread of the message you answer: send_message(channel, body, thread_id=<id>).
    Mention people with @username.
 3. To wait for new messages, call wait_for_messages (returns at once when something is new,

@@ -73,7 +73,6 @@ class HistoryResult(MessagesResult):
 
 
 class UnreadResult(MessagesResult):
-    marked_read: bool = Field(description="True if these messages are now marked read")
     remaining: int = Field(description="Unread messages not returned because of the limit")
 
 

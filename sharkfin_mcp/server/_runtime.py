@@ -4,8 +4,10 @@ the network at import time and ``initialize`` never waits for the daemon."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,13 +34,16 @@ from ..client import (
 from ._buffer import EventBuffer
 from ._config import Settings
 from ._errors import connection_problem, tool_error
+from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
 
-__all__ = ["UNREAD_URI", "Identity", "Runtime", "history_uri", "open_runtime"]
+__all__ = ["RUNTIME_CLOSED", "UNREAD_URI", "Identity", "Runtime", "history_uri", "open_runtime"]
 
 log = logging.getLogger("sharkfin_mcp.server")
 T = TypeVar("T")
 
 UNREAD_URI = "sharkfin://unread"
+RUNTIME_CLOSED = threading.Event()
+"""Set once a runtime has closed its daemon sockets: a shutting-down process may then exit."""
 
 
 def history_uri(channel: str) -> str:
@@ -62,11 +67,21 @@ class Runtime:
         self.presence: PresenceKeeper | None = None
         self.legacy_subscribers: dict[str, weakref.WeakSet[ServerSession]] = {}
         self.session_cursors: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.refusal = settings.cleartext_refusal()
+        self.policy = ChannelPolicy.parse(settings.send_channels)
+        self.rate = RateLimiter(settings.max_sends_per_minute)
+        self.idempotency = IdempotencyCache()
+        self.high_water = 0
+        """The highest message id known to have been seen: where catch-up resumes (ids are global)."""
+        self._seen_order: collections.deque[int] = collections.deque()
+        self._seen: set[int] = set()
 
     # -- calling the daemon ----------------------------------------------------------------
 
     async def call(self, operation: Callable[[SharkfinClient], Awaitable[T]]) -> T:
         """Run one client operation, turning every failure into a ToolError that explains it."""
+        if self.refusal:
+            raise ToolError(self.refusal)
         if not self.client.connected:
             raise ToolError(self.connection_problem())
         try:
@@ -104,12 +119,27 @@ class Runtime:
             self.buffer.append("connection", {"state": "disconnected", "reason": event.reason})
         elif isinstance(event, ReconnectEvent):
             self.buffer.append("connection", {"state": "reconnected", "attempts": event.attempts})
+            await self.catch_up()
         elif isinstance(event, EventsDropped):
             self.buffer.append("events.dropped", {"count": event.count})
+            await self.catch_up()
         else:
             self.buffer.append(event.type, {"data": getattr(event, "data", None)})
 
+    def _first_sighting(self, message_id: int) -> bool:
+        """False for a message already buffered (live and caught-up copies meet here)."""
+        if message_id in self._seen:
+            return False
+        self._seen.add(message_id)
+        self._seen_order.append(message_id)
+        if len(self._seen_order) > 4 * self.buffer.capacity:
+            self._seen.discard(self._seen_order.popleft())
+        self.high_water = max(self.high_water, message_id)
+        return True
+
     async def _ingest_message(self, event: MessageEvent, *, caught_up: bool = False) -> None:
+        if not self._first_sighting(event.id):
+            return
         me = self.identity.username if self.identity else None
         if me is None:
             with contextlib.suppress(ToolError):
@@ -125,6 +155,113 @@ class Runtime:
         )
         await self.resources_updated(UNREAD_URI, history_uri(event.channel))
 
+    async def establish_baseline(self) -> None:
+        """Record the newest message id now, so a later catch-up knows where to start."""
+        newest = 0
+        for name in await self._member_channels():
+            page = await self.client.history(name, limit=1)
+            if page and page[-1].id:
+                newest = max(newest, page[-1].id)
+        self.high_water = max(self.high_water, newest)
+
+    async def _member_channels(self) -> list[str]:
+        channels = [c.name for c in await self.client.channels() if c.member]
+        return channels + [d.channel for d in await self.client.dm_list()]
+
+    async def catch_up(self) -> None:
+        """Buffer, in id order and marked ``caught_up``, the messages posted while events were
+        not arriving (a disconnect or an overflow), so an agent polling the buffer loses none.
+
+        Message ids are global and increasing, so everything newer than ``high_water`` in every
+        member channel is exactly what was missed. Where that cannot be read, a ``gap`` entry
+        says so instead.
+        """
+        since = self.high_water
+        if since == 0 and self.identity is None:
+            self.buffer.append("gap", {"reason": "disconnected before the first baseline was taken"})
+            return
+        missed: list[tuple[str, Any]] = []
+        try:
+            channels = await self._member_channels()
+            dms = {d.channel for d in await self.client.dm_list()}
+        except SharkfinError as exc:
+            self.buffer.append("gap", {"after_id": since, "reason": f"could not list channels: {exc}"})
+            return
+        for name in channels:
+            after = since
+            while True:
+                try:
+                    page = await self.client.history(name, after=after, limit=100)
+                except SharkfinError as exc:
+                    self.buffer.append("gap", {"channel": name, "after_id": after, "reason": str(exc)})
+                    break
+                missed.extend((name, m) for m in page)
+                if len(page) < 100 or not page[-1].id:
+                    break
+                after = page[-1].id
+        for name, message in sorted(missed, key=lambda item: item[1].id or 0):
+            event = MessageEvent.model_validate(
+                {
+                    **message.model_dump(by_alias=True, exclude_none=True),
+                    "channel": name,
+                    "channel_type": "dm" if name in dms else "channel",
+                }
+            )
+            await self._ingest_message(event, caught_up=True)
+        if missed:
+            log.info("caught up %d message(s) missed since id %d", len(missed), since)
+
+    async def send(
+        self,
+        channel: str,
+        body: str,
+        *,
+        thread_id: int | None,
+        metadata: dict[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> tuple[int, bool]:
+        """Send with the operator's controls applied; returns (id, was_duplicate)."""
+        if not self.policy.permits(channel):
+            raise ToolError(
+                f"sending to #{channel} is not allowed by this server's configuration "
+                f"(SHARKFIN_SEND_CHANNELS allows: {self.policy.describe()}); do not retry, "
+                "send to an allowed channel or ask the operator"
+            )
+        if idempotency_key:
+            known = self.idempotency.lookup(idempotency_key)
+            if known is not None:
+                return known, True
+        wait = self.rate.try_acquire()
+        if wait:
+            raise ToolError(
+                f"send rate limit reached ({self.rate.limit} messages per minute, set by "
+                f"SHARKFIN_MAX_SENDS_PER_MINUTE); the next send is possible in {wait:.0f} s. If you "
+                "are repeating yourself in a loop, stop and reconsider."
+            )
+        if idempotency_key:
+            if self.idempotency.begin(idempotency_key):
+                earlier = await self._find_sent(channel, idempotency_key)
+                if earlier is not None:
+                    self.idempotency.finish(idempotency_key, earlier)
+                    return earlier, True
+            metadata = {**(metadata or {}), "idempotency_key": idempotency_key}
+        new_id = await self.call(
+            lambda c: c.send_message(channel, body, thread_id=thread_id, metadata=metadata)
+        )
+        if idempotency_key:
+            self.idempotency.finish(idempotency_key, new_id)
+        return new_id, False
+
+    async def _find_sent(self, channel: str, key: str) -> int | None:
+        """After a send whose reply was lost: did it land? Look for our message carrying the key."""
+        me = (await self.me()).username
+        recent = await self.call(lambda c: c.history(channel, limit=100))
+        for message in reversed(recent):
+            meta = message.metadata
+            if message.sender == me and isinstance(meta, dict) and meta.get("idempotency_key") == key:
+                return message.id
+        return None
+
     async def resources_updated(self, *uris: str) -> None:
         """Tell subscribers in both protocol eras that these resources changed."""
         for uri in uris:
@@ -137,7 +274,9 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> AsyncIterator[Runtime]:
     """Connect in the background, start the event pump and presence, and clean all up on exit."""
+    RUNTIME_CLOSED.clear()
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(RUNTIME_CLOSED.set)
         if settings.sandbox:
             settings = await stack.enter_async_context(_embedded_sandbox(settings))
         client = SharkfinClient(
@@ -149,8 +288,11 @@ async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> Asyn
         )
         stack.push_async_callback(client.close)
         runtime = Runtime(settings, client, bus)
-        client.open_in_background()
-        if settings.presence:
+        if runtime.refusal:
+            log.error("%s", runtime.refusal)
+        else:
+            client.open_in_background()
+        if settings.presence and not runtime.refusal:
             runtime.presence = PresenceKeeper(settings.url, api_key=settings.api_key)
             runtime.presence.start()
             stack.push_async_callback(runtime.presence.close)
@@ -171,6 +313,8 @@ async def _learn_identity(runtime: Runtime) -> None:
                 await runtime.me()
         if runtime.identity is None:
             await anyio.sleep(1.0)
+    with contextlib.suppress(SharkfinError):
+        await runtime.establish_baseline()
 
 
 @contextlib.asynccontextmanager

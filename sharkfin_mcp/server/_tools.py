@@ -6,7 +6,8 @@ what it changes. Message bodies are other parties' words; the server instruction
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
@@ -28,7 +29,7 @@ from ._results import (
 )
 from ._runtime import Runtime
 
-__all__ = ["register_tools"]
+__all__ = ["CORE_TOOLS", "register_tools"]
 
 Channel = Annotated[str, Field(min_length=1, max_length=200, description="Channel name, e.g. general")]
 Username = Annotated[str, Field(min_length=1, max_length=200, description="Sharkfin username")]
@@ -54,7 +55,9 @@ EXTERNAL = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 
-EventType = Literal["message.new", "presence", "capabilities", "connection", "events.dropped"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+EventType = Literal["message.new", "presence", "capabilities", "connection", "events.dropped", "gap"]
 
 
 def _rt(ctx: Context) -> Runtime:
@@ -65,10 +68,47 @@ def _done(detail: str) -> CallToolResult:
     return result(Done(detail=detail), detail)
 
 
-def register_tools(mcp: MCPServer[Any]) -> None:
+CORE_TOOLS = frozenset(
+    {
+        "send_message",
+        "history",
+        "unread_messages",
+        "unread_counts",
+        "mark_read",
+        "dm_open",
+        "dm_list",
+        "channel_list",
+        "channel_join",
+        "user_list",
+        "whoami",
+        "poll_events",
+        "wait_for_events",
+        "wait_for_messages",
+    }
+)
+"""The ``core`` profile: what an agent needs to converse, at about half the catalogue's tokens."""
+
+Include = Callable[[str, ToolAnnotations], bool]
+
+
+def _everything(name: str, annotations: ToolAnnotations) -> bool:
+    return True
+
+
+def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
+    """Register every tool that ``include`` admits (read-only mode and profiles filter here)."""
+
+    def tool(annotations: ToolAnnotations) -> Callable[[F], F]:
+        def decorate(fn: F) -> F:
+            if include(fn.__name__, annotations):
+                mcp.tool(annotations=annotations)(fn)
+            return fn
+
+        return decorate
+
     # -- messages ------------------------------------------------------------------------------
 
-    @mcp.tool(annotations=APPEND)
+    @tool(APPEND)
     async def send_message(
         channel: Channel,
         body: Body,
@@ -79,18 +119,28 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         metadata: Annotated[
             dict[str, Any] | None, Field(description="Optional JSON object stored with the message")
         ] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=100,
+                description="Any unique string; retrying with the same key within 10 minutes "
+                "never posts twice, even if the first reply was lost",
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SendResult]:
-        """Post a message to a channel or DM channel you are a member of. Returns the new message id.
-        Threads are one level deep: thread_id must be a top-level message."""
-        rt = _rt(ctx)
-        new_id = await rt.call(
-            lambda c: c.send_message(channel, body, thread_id=thread_id, metadata=metadata)
+        """Post a message to a channel or DM channel you are a member of; returns its id.
+        Threads are one level deep: thread_id must be a top-level message. Pass an
+        idempotency_key when you might retry."""
+        new_id, duplicate = await _rt(ctx).send(
+            channel, body, thread_id=thread_id, metadata=metadata, idempotency_key=idempotency_key
         )
-        out = SendResult(id=new_id, channel=channel, thread_id=thread_id)
+        out = SendResult(id=new_id, channel=channel, thread_id=thread_id, duplicate=duplicate)
         where = f" in thread {thread_id}" if thread_id else ""
-        return result(out, f"sent [{new_id}] to #{channel}{where}")
+        note = " (already sent earlier with this idempotency_key)" if duplicate else ""
+        return result(out, f"sent [{new_id}] to #{channel}{where}{note}")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def history(
         channel: Channel,
         ctx: Context,
@@ -112,40 +162,29 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         tail = f"\n(more: before={out.next_before})" if out.next_before else ""
         return result(out, render_messages(messages) + tail)
 
-    @mcp.tool(annotations=WRITE)
+    @tool(READ)
     async def unread_messages(
         ctx: Context,
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         thread_id: Annotated[int | None, Field(ge=1, description="Only replies to this message")] = None,
-        mark_read: Annotated[
-            bool, Field(description="Also mark the returned messages read (only those returned)")
-        ] = False,
         limit: Annotated[int, Field(ge=1, le=200, description="At most this many (oldest first)")] = 50,
     ) -> Annotated[CallToolResult, UnreadResult]:
-        """Unread messages from others, oldest first, each with its id. Reading does NOT mark them
-        read unless mark_read=true, and then only the messages returned are marked, so nothing is
-        lost; you can also call mark_read(channel, message_id) yourself after handling them."""
+        """Unread messages from others, oldest first, each with its id. This only reads: nothing
+        is marked read, so nothing is lost if you stop halfway. When you have handled messages,
+        call mark_read(channel, message_id) with the newest id you handled in that channel."""
         rt = _rt(ctx)
         me = (await rt.me()).username
         unread, remaining = await rt.call(
             lambda c: _collect_unread(c, me, channel, mentions_only, thread_id, limit)
         )
-        if mark_read:
-            newest: dict[str, int] = {}
-            for m in unread:
-                newest[m.channel] = max(newest.get(m.channel, 0), m.id)
-            for ch, message_id in newest.items():
-                await rt.call(lambda c, ch=ch, mid=message_id: c.mark_read(ch, mid))  # type: ignore[misc]
-            if newest:
-                await rt.resources_updated("sharkfin://unread")
-        out = UnreadResult(messages=unread, marked_read=mark_read and bool(unread), remaining=remaining)
+        out = UnreadResult(messages=unread, remaining=remaining)
         text = render_messages(unread, "no unread messages")
         if remaining:
-            text += f"\n({remaining} more unread; call again)"
+            text += f"\n({remaining} more unread; mark these read or page with history)"
         return result(out, text)
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def unread_counts(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Unread and mention counts per channel (only channels with something unread)."""
         counts = await _rt(ctx).call(lambda c: c.unread_counts())
@@ -155,7 +194,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         )
         return result(ItemsResult(items=rows), text or "nothing unread")
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def mark_read(
         channel: Channel,
         ctx: Context,
@@ -171,14 +210,14 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- direct messages -------------------------------------------------------------------------
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def dm_open(username: Username, ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Open (or find) the direct-message channel with a user; send to it with send_message."""
         dm = await _rt(ctx).call(lambda c: c.dm_open(username))
         state = "created" if dm.created else "existing"
         return result(ItemsResult(items=[dm.model_dump()]), f"#{dm.channel} ({state}) with {username}")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def dm_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Your direct-message channels and who is on the other side."""
         dms = await _rt(ctx).call(lambda c: c.dm_list())
@@ -187,7 +226,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- channels ---------------------------------------------------------------------------------
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def channel_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """All channels (not DMs): name, public or private, and whether you are a member."""
         channels = await _rt(ctx).call(lambda c: c.channels())
@@ -198,7 +237,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         )
         return result(ItemsResult(items=rows), text or "no channels")
 
-    @mcp.tool(annotations=APPEND)
+    @tool(APPEND)
     async def channel_create(
         name: Channel,
         ctx: Context,
@@ -209,13 +248,13 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         await _rt(ctx).call(lambda c: c.create_channel(name, public, members))
         return _done(f"created #{name} ({'public' if public else 'private'})")
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def channel_join(channel: Channel, ctx: Context) -> Annotated[CallToolResult, Done]:
         """Join a channel (needed before reading history or sending)."""
         await _rt(ctx).call(lambda c: c.join_channel(channel))
         return _done(f"joined #{channel}")
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def channel_invite(
         channel: Channel, username: Username, ctx: Context
     ) -> Annotated[CallToolResult, Done]:
@@ -225,7 +264,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- people and state -----------------------------------------------------------------------
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def user_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Everyone on this Sharkfin: username, type, online, and active/idle state when online."""
         users = await _rt(ctx).call(lambda c: c.users())
@@ -236,7 +275,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         )
         return result(ItemsResult(items=[u.model_dump(exclude_none=True) for u in users]), text)
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def set_state(
         state: Annotated[Literal["active", "idle"], Field(description="active or idle")], ctx: Context
     ) -> Annotated[CallToolResult, Done]:
@@ -244,13 +283,13 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         await _rt(ctx).call(lambda c: c.set_state(state))
         return _done(f"state set to {state}")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def capabilities(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """The permissions your Sharkfin role grants."""
         perms = await _rt(ctx).call(lambda c: c.capabilities())
         return result(ItemsResult(items=[{"permission": p} for p in perms]), ", ".join(perms) or "none")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def whoami(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Who this server acts as on Sharkfin: username, type, role, permissions, connection."""
         rt = _rt(ctx)
@@ -272,19 +311,19 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- mention groups ---------------------------------------------------------------------------
 
-    @mcp.tool(annotations=APPEND)
+    @tool(APPEND)
     async def mention_group_create(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
         """Create a mention group: @slug in a message then mentions all its members."""
         group_id = await _rt(ctx).call(lambda c: c.create_mention_group(slug))
         return _done(f"created @{slug} (id {group_id})")
 
-    @mcp.tool(annotations=REMOVE)
+    @tool(REMOVE)
     async def mention_group_delete(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
         """Delete a mention group you created."""
         await _rt(ctx).call(lambda c: c.delete_mention_group(slug))
         return _done(f"deleted @{slug}")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def mention_group_get(slug: Slug, ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """One mention group with its members."""
         group = await _rt(ctx).call(lambda c: c.get_mention_group(slug))
@@ -292,14 +331,14 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         text = f"@{group.slug} by {group.created_by}: {', '.join(group.members) or 'no members'}"
         return result(ItemsResult(items=[row]), text)
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def mention_group_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """All mention groups."""
         groups = await _rt(ctx).call(lambda c: c.list_mention_groups())
         text = "\n".join(f"@{g.slug} ({len(g.members)} members)" for g in groups)
         return result(ItemsResult(items=[g.model_dump(mode="json") for g in groups]), text or "none")
 
-    @mcp.tool(annotations=WRITE)
+    @tool(WRITE)
     async def mention_group_add_member(
         slug: Slug, username: Username, ctx: Context
     ) -> Annotated[CallToolResult, Done]:
@@ -307,7 +346,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         await _rt(ctx).call(lambda c: c.add_mention_group_member(slug, username))
         return _done(f"added {username} to @{slug}")
 
-    @mcp.tool(annotations=REMOVE)
+    @tool(REMOVE)
     async def mention_group_remove_member(
         slug: Slug, username: Username, ctx: Context
     ) -> Annotated[CallToolResult, Done]:
@@ -317,7 +356,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- webhooks and settings ------------------------------------------------------------------
 
-    @mcp.tool(annotations=EXTERNAL)
+    @tool(EXTERNAL)
     async def register_webhook(
         url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://", description="URL")],
         ctx: Context,
@@ -327,7 +366,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         webhook_id = await _rt(ctx).call(lambda c: c.register_webhook(url))
         return result(Done(detail=webhook_id), f"webhook id {webhook_id}")
 
-    @mcp.tool(annotations=REMOVE)
+    @tool(REMOVE)
     async def unregister_webhook(
         webhook_id: Annotated[str, Field(min_length=1, max_length=100)], ctx: Context
     ) -> Annotated[CallToolResult, Done]:
@@ -335,21 +374,21 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         await _rt(ctx).call(lambda c: c.unregister_webhook(webhook_id))
         return _done(f"webhook {webhook_id} removed")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def list_webhooks(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Your active webhooks."""
         hooks = await _rt(ctx).call(lambda c: c.list_webhooks())
         text = "\n".join(f"{h.id} {h.url}" for h in hooks)
         return result(ItemsResult(items=[h.model_dump() for h in hooks]), text or "no webhooks")
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def get_settings(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Sharkfin's global settings (needs the manage_roles permission)."""
         settings = await _rt(ctx).call(lambda c: c.get_settings())
         text = "\n".join(f"{k}={v}" for k, v in sorted(settings.items()))
         return result(ItemsResult(items=[settings]), text or "no settings")
 
-    @mcp.tool(annotations=REMOVE)
+    @tool(REMOVE)
     async def set_setting(
         key: Annotated[str, Field(min_length=1, max_length=200)],
         value: Annotated[str, Field(max_length=4000)],
@@ -362,7 +401,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
 
     # -- events ---------------------------------------------------------------------------------
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def poll_events(
         ctx: Context,
         after: Annotated[
@@ -381,7 +420,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         read = rt.buffer.read(start, limit, _matcher(types, channel, mentions_only=False, others_only=False))
         return _events_result(rt, ctx, read, timed_out=False)
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def wait_for_events(
         ctx: Context,
         after: Annotated[int | None, Field(ge=0, description="Cursor; default: where you left off")] = None,
@@ -399,7 +438,7 @@ def register_tools(mcp: MCPServer[Any]) -> None:
         read = await _wait(rt, ctx, _cursor(rt, ctx, after), limit, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
 
-    @mcp.tool(annotations=READ)
+    @tool(READ)
     async def wait_for_messages(
         ctx: Context,
         timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,

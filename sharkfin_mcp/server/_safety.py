@@ -1,0 +1,98 @@
+"""Operator controls on what the agent may send: channel allow/deny lists, a send rate limit,
+and idempotency keys so that a retried send does not post twice.
+
+All three exist because agents loop: a confused agent can flood a channel, and an agent that
+saw a timeout will retry a send that may already have gone through.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["ChannelPolicy", "IdempotencyCache", "RateLimiter"]
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """``general,ops-*,!secret``: names or shell patterns; ``!`` denies; deny wins.
+
+    With no allow entries every channel not denied is allowed.
+    """
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str | None) -> ChannelPolicy:
+        entries = [e.strip() for e in (spec or "").split(",") if e.strip()]
+        return cls(
+            allow=tuple(e for e in entries if not e.startswith("!")),
+            deny=tuple(e[1:] for e in entries if e.startswith("!")),
+        )
+
+    def permits(self, channel: str) -> bool:
+        if any(fnmatch.fnmatchcase(channel, pattern) for pattern in self.deny):
+            return False
+        return not self.allow or any(fnmatch.fnmatchcase(channel, p) for p in self.allow)
+
+    def describe(self) -> str:
+        parts = [*self.allow, *(f"!{d}" for d in self.deny)]
+        return ",".join(parts) or "all channels"
+
+
+@dataclass
+class RateLimiter:
+    """A sliding window: at most ``limit`` sends in any ``window`` seconds (0 = unlimited)."""
+
+    limit: int
+    window: float = 60.0
+    _times: collections.deque[float] = field(default_factory=collections.deque)
+
+    def try_acquire(self, now: float | None = None) -> float:
+        """0 when allowed (and counted); else seconds until the next send would be allowed."""
+        if self.limit <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        while self._times and now - self._times[0] >= self.window:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return self.window - (now - self._times[0])
+        self._times.append(now)
+        return 0.0
+
+
+@dataclass
+class IdempotencyCache:
+    """Remembers, for ``window`` seconds, which idempotency key produced which message id,
+    and which keys were attempted without a known outcome (the reply was lost)."""
+
+    window: float = 600.0
+    _done: dict[str, tuple[int, float]] = field(default_factory=dict)
+    attempted: dict[str, float] = field(default_factory=dict)
+
+    def _expire(self, now: float) -> None:
+        for table in (self._done, self.attempted):
+            for key in [
+                k for k, v in table.items() if now - (v[1] if isinstance(v, tuple) else v) > self.window
+            ]:
+                del table[key]
+
+    def lookup(self, key: str) -> int | None:
+        self._expire(time.monotonic())
+        entry = self._done.get(key)
+        return entry[0] if entry else None
+
+    def begin(self, key: str) -> bool:
+        """Record an attempt; True if an earlier attempt's outcome is unknown."""
+        now = time.monotonic()
+        self._expire(now)
+        unknown = key in self.attempted
+        self.attempted[key] = now
+        return unknown
+
+    def finish(self, key: str, message_id: int) -> None:
+        self.attempted.pop(key, None)
+        self._done[key] = (message_id, time.monotonic())
