@@ -1,0 +1,457 @@
+"""Every tool through a real in-memory MCP client, in both protocol eras: a happy path that
+checks the structured result and the compact text, and an error path that must come back as an
+``isError`` result (never a protocol error or a crash).
+
+One server per era is shared by the table (module scope keeps the suite fast); each case uses
+its own channel, group or key names so the cases do not see each other's state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from sharkfin_mcp.client import SharkfinClient
+from sharkfin_mcp.sandbox import Sandbox
+from sharkfin_mcp.server import build_server
+
+from .conftest import MODES, agent_settings, call_err, call_ok, text_of, wait_ready
+
+pytestmark = pytest.mark.anyio
+
+_names = itertools.count(1)
+
+
+@dataclass
+class Env:
+    client: Client
+    sb: Sandbox
+    alice: SharkfinClient
+    mode: str
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}-{next(_names)}"
+
+    async def call(self, tool: str, args: dict[str, Any] | None = None) -> Any:
+        return (await call_ok(self.client, tool, args)).structured_content
+
+    async def text(self, tool: str, args: dict[str, Any] | None = None) -> str:
+        return text_of(await call_ok(self.client, tool, args))
+
+    async def err(self, tool: str, args: dict[str, Any] | None = None) -> str:
+        return await call_err(self.client, tool, args)
+
+    async def new_channel(self, prefix: str = "c") -> str:
+        name = self.name(prefix)
+        await self.call("channel_create", {"name": name, "members": ["alice"]})
+        return name
+
+    @contextmanager
+    def revoked(self, permission: str) -> Iterator[None]:
+        self.sb.revoke_permission("admin", permission)
+        try:
+            yield
+        finally:
+            self.sb.grant_permission("admin", permission)
+
+
+@pytest.fixture(scope="module", params=MODES)
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    """One sandbox and one agent server per era, shared by every case of that era."""
+    async with Sandbox() as sb:
+        server = build_server(agent_settings(sb))
+        async with (
+            Client(server, mode=request.param) as client,
+            await SharkfinClient.connect(sb.ws_url, api_key=sb.key("alice")) as alice,
+        ):
+            await wait_ready(client)
+            await call_ok(client, "channel_join", {"channel": "general"})
+            await alice.join_channel("general")
+            yield Env(client, sb, alice, request.param)
+
+
+def assert_validation_error(text: str, field: str) -> None:
+    assert field in text, text
+    assert "validation error" in text.lower() or "Input should" in text, text
+
+
+# -- the cases ------------------------------------------------------------------------------------
+
+
+async def case_send_message(e: Env) -> None:
+    ch = await e.new_channel()
+    out = await e.call(
+        "send_message", {"channel": ch, "body": "hello\nworld", "metadata": {"kind": "status"}}
+    )
+    assert out["channel"] == ch and out["id"] >= 1 and out["thread_id"] is None
+    reply = await e.call("send_message", {"channel": ch, "body": "re", "thread_id": out["id"]})
+    assert reply["thread_id"] == out["id"] and reply["id"] > out["id"]
+    stored = e.sb.messages_for_test(ch)
+    assert [m["body"] for m in stored] == ["hello\nworld", "re"]
+    assert stored[0]["metadata"] in ({"kind": "status"}, '{"kind":"status"}', '{"kind": "status"}')
+    assert stored[1]["thread_id"] == out["id"]
+    text = await e.text("send_message", {"channel": ch, "body": "x"})
+    assert "\n" not in text and "#" + ch in text
+    # errors: not a member / not found; metadata not an object; missing channel
+    assert "channel" in (await e.err("send_message", {"channel": e.name("nope"), "body": "x"}))
+    assert_validation_error(
+        await e.err("send_message", {"channel": ch, "body": "x", "metadata": "notjson"}), "metadata"
+    )
+    assert_validation_error(await e.err("send_message", {"body": "x"}), "channel")
+    assert_validation_error(
+        await e.err("send_message", {"channel": ch, "body": "x", "thread_id": 0}), "thread_id"
+    )
+
+
+async def case_history(e: Env) -> None:
+    ch = await e.new_channel()
+    ids = [await e.alice.send_message(ch, body) for body in ("first", "two\nlines", "back\\slash")]
+    res = await call_ok(e.client, "history", {"channel": ch})
+    out = res.structured_content
+    assert out is not None
+    assert out["channel"] == ch and out["next_before"] is None
+    assert [m["id"] for m in out["messages"]] == ids
+    assert [m["from"] for m in out["messages"]] == ["alice"] * 3
+    assert out["messages"][1]["body"] == "two\nlines"
+    lines = text_of(res).split("\n")
+    assert len(lines) == 3
+    for line, message_id in zip(lines, ids, strict=True):
+        assert line.startswith(f"[{message_id}] ") and "alice" in line
+    assert lines[1].endswith(r"two\nlines")
+    assert lines[2].endswith("back\\\\slash")
+    paged = await e.call("history", {"channel": ch, "limit": 2})
+    assert [m["id"] for m in paged["messages"]] == ids[1:] and paged["next_before"] == ids[1]
+    older = await e.call("history", {"channel": ch, "before": paged["next_before"]})
+    assert [m["id"] for m in older["messages"]] == ids[:1]
+    after = await e.call("history", {"channel": ch, "after": ids[0]})
+    assert [m["id"] for m in after["messages"]] == ids[1:]
+    # errors
+    assert_validation_error(await e.err("history", {"channel": ch, "limit": 0}), "limit")
+    assert_validation_error(await e.err("history", {"channel": ch, "limit": 101}), "limit")
+    assert_validation_error(await e.err("history", {}), "channel")
+    missing = e.name("missing")
+    assert "not found" in await e.err("history", {"channel": missing})
+
+
+async def case_unread_messages(e: Env) -> None:
+    ch = await e.new_channel()
+    await e.call("send_message", {"channel": ch, "body": "mine"})
+    first = await e.alice.send_message(ch, "for @agent\nplease")
+    second = await e.alice.send_message(ch, "plain")
+    res = await call_ok(e.client, "unread_messages", {"channel": ch})
+    out = res.structured_content
+    assert out is not None
+    assert [m["id"] for m in out["messages"]] == [first, second]
+    assert out["remaining"] == 0
+    assert "mine" not in text_of(res)
+    assert text_of(res).split("\n")[0].startswith(f"[{first}] ") and r"for @agent\nplease" in text_of(res)
+    mentions = await e.call("unread_messages", {"channel": ch, "mentions_only": True})
+    assert [m["id"] for m in mentions["messages"]] == [first]
+    limited = await e.call("unread_messages", {"channel": ch, "limit": 1})
+    assert [m["id"] for m in limited["messages"]] == [first] and limited["remaining"] == 1
+    # errors
+    assert_validation_error(await e.err("unread_messages", {"limit": 0}), "limit")
+    assert_validation_error(await e.err("unread_messages", {"thread_id": 0}), "thread_id")
+
+
+async def case_unread_counts(e: Env) -> None:
+    ch = await e.new_channel()
+    await e.alice.send_message(ch, "hi @agent")
+    await e.alice.send_message(ch, "hi")
+    res = await call_ok(e.client, "unread_counts")
+    rows = {r["channel"]: r for r in res.structured_content["items"]}  # type: ignore[index]
+    assert rows[ch]["unread_count"] == 2 and rows[ch]["mention_count"] == 1
+    assert f"#{ch} (channel): 2 unread, 1 mentions" in text_of(res).split("\n")
+    with e.revoked("unread_counts"):
+        text = await e.err("unread_counts")
+    assert "unread_counts" in text and "admin" in text
+
+
+async def case_mark_read(e: Env) -> None:
+    ch = await e.new_channel()
+    ids = [await e.alice.send_message(ch, f"m{i}") for i in range(3)]
+    out = await e.call("mark_read", {"channel": ch, "message_id": ids[1]})
+    assert out["ok"] is True and ch in out["detail"]
+    left = await e.call("unread_messages", {"channel": ch})
+    assert [m["id"] for m in left["messages"]] == ids[2:]
+    await e.call("mark_read", {"channel": ch})
+    assert (await e.call("unread_messages", {"channel": ch}))["messages"] == []
+    assert_validation_error(await e.err("mark_read", {"channel": ch, "message_id": 0}), "message_id")
+    assert "not found" in await e.err("mark_read", {"channel": e.name("missing")})
+
+
+async def case_dm_open(e: Env) -> None:
+    out = await e.call("dm_open", {"username": "bob"})
+    item = out["items"][0]
+    assert item["created"] is True and item["channel"]
+    again = await e.call("dm_open", {"username": "bob"})
+    assert again["items"][0]["channel"] == item["channel"] and again["items"][0]["created"] is False
+    sent = await e.call("send_message", {"channel": item["channel"], "body": "psst"})
+    assert sent["id"] >= 1
+    assert "nobody" in await e.err("dm_open", {"username": "nobody-" + e.name("u")})
+    assert_validation_error(await e.err("dm_open", {"username": ""}), "username")
+
+
+async def case_dm_list(e: Env) -> None:
+    opened = (await e.call("dm_open", {"username": "flow-bot"}))["items"][0]["channel"]
+    res = await call_ok(e.client, "dm_list")
+    rows = res.structured_content["items"]  # type: ignore[index]
+    assert {"channel": opened, "participant": "flow-bot"}.items() <= next(
+        r for r in rows if r["channel"] == opened
+    ).items()
+    assert f"#{opened} with flow-bot" in text_of(res).split("\n")
+    with e.revoked("dm_list"):
+        assert "dm_list" in await e.err("dm_list")
+
+
+async def case_channel_list(e: Env) -> None:
+    ch = await e.new_channel()
+    private = e.name("priv")
+    await e.call("channel_create", {"name": private, "public": False})
+    res = await call_ok(e.client, "channel_list")
+    rows = {r["name"]: r for r in res.structured_content["items"]}  # type: ignore[index]
+    assert rows[ch]["public"] is True and rows[ch]["member"] is True
+    assert rows[private]["public"] is False
+    assert "id" not in rows[ch]
+    assert f"#{ch} public member" in text_of(res).split("\n")
+    with e.revoked("channel_list"):
+        assert "channel_list" in await e.err("channel_list")
+
+
+async def case_channel_create(e: Env) -> None:
+    name = e.name("new")
+    out = await e.call("channel_create", {"name": name, "public": False, "members": ["bob"]})
+    assert out["ok"] is True and name in out["detail"] and "private" in out["detail"]
+    created = e.sb.state.channels[max(e.sb.state.channels)]
+    assert created.name == name
+    dup = await e.err("channel_create", {"name": name})
+    assert "exist" in dup.lower() or "refused" in dup.lower(), dup
+    assert_validation_error(await e.err("channel_create", {"name": ""}), "name")
+
+
+async def case_channel_join(e: Env) -> None:
+    name = e.name("open")
+    e.sb.state.create_channel(name, public=True, creator=None)
+    out = await e.call("channel_join", {"channel": name})
+    assert out["ok"] is True and name in out["detail"]
+    assert (await e.call("history", {"channel": name}))["messages"] == []
+    assert "not found" in await e.err("channel_join", {"channel": e.name("missing")})
+
+
+async def case_channel_invite(e: Env) -> None:
+    ch = e.name("inv")
+    await e.call("channel_create", {"name": ch, "public": False})
+    out = await e.call("channel_invite", {"channel": ch, "username": "alice"})
+    assert out["ok"] is True and "alice" in out["detail"]
+    assert await e.alice.history(ch) == []  # alice is a member now
+    assert "nobody" in await e.err("channel_invite", {"channel": ch, "username": "nobody-x"})
+
+
+async def case_user_list(e: Env) -> None:
+    res = await call_ok(e.client, "user_list")
+    rows = {r["username"]: r for r in res.structured_content["items"]}  # type: ignore[index]
+    assert {"agent", "alice", "bob", "flow-bot"} <= set(rows)
+    assert rows["agent"]["online"] is True  # this server holds /presence for agent
+    assert any(line.startswith("alice ") for line in text_of(res).split("\n"))
+    with e.revoked("user_list"):
+        assert "user_list" in await e.err("user_list")
+
+
+async def case_set_state(e: Env) -> None:
+    for state in ("idle", "active"):
+        out = await e.call("set_state", {"state": state})
+        assert out == {"ok": True, "detail": f"state set to {state}"}
+    text = await e.err("set_state", {"state": "busy"})
+    assert_validation_error(text, "state")
+    assert "active" in text and "idle" in text
+
+
+async def case_capabilities(e: Env) -> None:
+    res = await call_ok(e.client, "capabilities")
+    perms = [r["permission"] for r in res.structured_content["items"]]  # type: ignore[index]
+    assert {"create_channel", "manage_roles", "send_message"} <= set(perms)
+    assert text_of(res) == ", ".join(perms)
+    with e.revoked("manage_roles"):
+        perms2 = [r["permission"] for r in (await e.call("capabilities"))["items"]]
+    assert "manage_roles" not in perms2
+    # its error path (daemon unreachable) is in test_every_daemon_tool_reports_an_unreachable_daemon
+
+
+async def case_whoami(e: Env) -> None:
+    res = await call_ok(e.client, "whoami")
+    info = res.structured_content["items"][0]  # type: ignore[index]
+    assert info["username"] == "agent" and info["role"] == "admin" and info["type"] == "agent"
+    assert info["connected"] is True and info["url"] == e.sb.ws_url
+    assert "manage_roles" in info["permissions"]
+    assert text_of(res).startswith("agent (agent, role admin) on ")
+    assert "demo-agent-key" not in text_of(res) and "demo-agent-key" not in str(info)
+
+
+async def case_mention_group_create(e: Env) -> None:
+    slug = e.name("team")
+    out = await e.call("mention_group_create", {"slug": slug})
+    assert out["ok"] is True and f"@{slug}" in out["detail"] and re.search(r"id \d+", out["detail"])
+    assert await e.err("mention_group_create", {"slug": slug})  # already exists
+    assert_validation_error(await e.err("mention_group_create", {"slug": "bad slug!"}), "slug")
+
+
+async def case_mention_group_get(e: Env) -> None:
+    slug = e.name("get")
+    await e.call("mention_group_create", {"slug": slug})
+    await e.call("mention_group_add_member", {"slug": slug, "username": "alice"})
+    res = await call_ok(e.client, "mention_group_get", {"slug": slug})
+    group = res.structured_content["items"][0]  # type: ignore[index]
+    assert group["slug"] == slug and group["created_by"] == "agent" and group["members"] == ["alice"]
+    assert text_of(res) == f"@{slug} by agent: alice"
+    assert "not found" in await e.err("mention_group_get", {"slug": e.name("missing")})
+
+
+async def case_mention_group_list(e: Env) -> None:
+    slug = e.name("lst")
+    await e.call("mention_group_create", {"slug": slug})
+    res = await call_ok(e.client, "mention_group_list")
+    assert slug in [g["slug"] for g in res.structured_content["items"]]  # type: ignore[index]
+    assert f"@{slug} (0 members)" in text_of(res).split("\n")
+    assert_validation_error(await e.err("mention_group_get", {"slug": ""}), "slug")
+
+
+async def case_mention_group_add_member(e: Env) -> None:
+    slug = e.name("add")
+    await e.call("mention_group_create", {"slug": slug})
+    out = await e.call("mention_group_add_member", {"slug": slug, "username": "bob"})
+    assert out["ok"] is True and "bob" in out["detail"]
+    assert (await e.call("mention_group_get", {"slug": slug}))["items"][0]["members"] == ["bob"]
+    assert await e.err("mention_group_add_member", {"slug": slug, "username": "nobody-y"})
+    assert await e.err("mention_group_add_member", {"slug": e.name("missing"), "username": "bob"})
+
+
+async def case_mention_group_remove_member(e: Env) -> None:
+    slug = e.name("rm")
+    await e.call("mention_group_create", {"slug": slug})
+    await e.call("mention_group_add_member", {"slug": slug, "username": "bob"})
+    out = await e.call("mention_group_remove_member", {"slug": slug, "username": "bob"})
+    assert out["ok"] is True
+    assert (await e.call("mention_group_get", {"slug": slug}))["items"][0]["members"] == []
+    assert await e.err("mention_group_remove_member", {"slug": e.name("missing"), "username": "bob"})
+
+
+async def case_mention_group_delete(e: Env) -> None:
+    slug = e.name("del")
+    await e.call("mention_group_create", {"slug": slug})
+    out = await e.call("mention_group_delete", {"slug": slug})
+    assert out["ok"] is True and slug in out["detail"]
+    assert "not found" in await e.err("mention_group_get", {"slug": slug})
+    assert await e.err("mention_group_delete", {"slug": slug})
+
+
+async def case_register_webhook(e: Env) -> None:
+    url = f"http://127.0.0.1:9/{e.name('hook')}"
+    out = await e.call("register_webhook", {"url": url})
+    hook_id = out["detail"]
+    assert out["ok"] is True and hook_id
+    assert (await e.call("register_webhook", {"url": url}))["detail"] == hook_id
+    assert_validation_error(await e.err("register_webhook", {"url": "ftp://example.com"}), "url")
+
+
+async def case_list_webhooks(e: Env) -> None:
+    url = f"http://127.0.0.1:9/{e.name('hook')}"
+    hook_id = (await e.call("register_webhook", {"url": url}))["detail"]
+    res = await call_ok(e.client, "list_webhooks")
+    rows = {r["id"]: r for r in res.structured_content["items"]}  # type: ignore[index]
+    assert rows[hook_id]["url"] == url
+    assert f"{hook_id} {url}" in text_of(res).split("\n")
+
+
+async def case_unregister_webhook(e: Env) -> None:
+    url = f"http://127.0.0.1:9/{e.name('hook')}"
+    hook_id = (await e.call("register_webhook", {"url": url}))["detail"]
+    out = await e.call("unregister_webhook", {"webhook_id": hook_id})
+    assert out["ok"] is True and hook_id in out["detail"]
+    assert hook_id not in [r["id"] for r in (await e.call("list_webhooks"))["items"]]
+    assert_validation_error(await e.err("unregister_webhook", {"webhook_id": ""}), "webhook_id")
+
+
+async def case_set_setting(e: Env) -> None:
+    key = e.name("k")
+    out = await e.call("set_setting", {"key": key, "value": "v1"})
+    assert out == {"ok": True, "detail": f"{key} set"}
+    assert e.sb.state.settings[key] == "v1"
+    with e.revoked("manage_roles"):
+        text = await e.err("set_setting", {"key": key, "value": "v2"})
+    assert "manage_roles" in text and "admin" in text.lower()
+    assert e.sb.state.settings[key] == "v1"
+
+
+async def case_get_settings(e: Env) -> None:
+    key = e.name("g")
+    await e.call("set_setting", {"key": key, "value": "on"})
+    res = await call_ok(e.client, "get_settings")
+    assert res.structured_content["items"][0][key] == "on"  # type: ignore[index]
+    assert f"{key}=on" in text_of(res).split("\n")
+    with e.revoked("manage_roles"):
+        assert "manage_roles" in await e.err("get_settings")
+
+
+async def case_poll_events(e: Env) -> None:
+    ch = await e.new_channel()
+    start = (await e.call("poll_events", {"after": 10**9}))["next_after"]
+    message_id = await e.alice.send_message(ch, "event\nbody")
+    with anyio.fail_after(5):
+        while True:
+            res = await call_ok(e.client, "poll_events", {"after": start, "channel": ch})
+            out = res.structured_content
+            assert out is not None
+            if out["events"]:
+                break
+            await anyio.sleep(0.02)
+    event = out["events"][0]
+    assert event["type"] == "message.new" and event["data"]["id"] == message_id
+    assert event["data"]["from"] == "alice" and event["data"]["channel"] == ch
+    assert out["next_after"] == event["seq"] and out["dropped"] == 0 and out["timed_out"] is False
+    lines = text_of(res).split("\n")
+    assert lines[0].startswith(f"#{event['seq']} [{message_id}] ") and lines[0].endswith(r"event\nbody")
+    assert lines[-1] == f"next_after={out['next_after']}"
+    assert_validation_error(await e.err("poll_events", {"limit": 0}), "limit")
+    assert_validation_error(await e.err("poll_events", {"types": ["bogus"]}), "types")
+
+
+async def case_wait_for_events(e: Env) -> None:
+    ch = await e.new_channel()
+    start = (await e.call("poll_events", {"after": 10**9}))["next_after"]
+    message_id = await e.alice.send_message(ch, "waited")
+    out = await e.call("wait_for_events", {"after": start, "channel": ch, "timeout_seconds": 5})
+    assert out["timed_out"] is False and [ev["data"]["id"] for ev in out["events"]] == [message_id]
+    assert_validation_error(await e.err("wait_for_events", {"timeout_seconds": 51}), "timeout_seconds")
+
+
+async def case_wait_for_messages(e: Env) -> None:
+    ch = await e.new_channel()
+    await e.call("poll_events", {"after": 10**9})  # move this session's cursor to the end
+    message_id = await e.alice.send_message(ch, "for you")
+    out = await e.call("wait_for_messages", {"channel": ch, "timeout_seconds": 5})
+    assert out["timed_out"] is False and [ev["data"]["id"] for ev in out["events"]] == [message_id]
+    assert_validation_error(await e.err("wait_for_messages", {"timeout_seconds": -1}), "timeout_seconds")
+
+
+CASES: dict[str, Callable[[Env], Awaitable[None]]] = {
+    name.removeprefix("case_"): fn for name, fn in dict(globals()).items() if name.startswith("case_")
+}
+
+
+def test_every_tool_has_a_case() -> None:
+    from .test_tools_list import TOOL_NAMES
+
+    assert set(CASES) == TOOL_NAMES
+
+
+@pytest.mark.parametrize("tool", sorted(CASES))
+async def test_tool(env: Env, tool: str) -> None:
+    await CASES[tool](env)

@@ -1,0 +1,184 @@
+"""tools/list through a real MCP client in both eras: names, schemas, annotations, prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from mcp import Client
+
+from .conftest import ConnectMCP
+
+pytestmark = pytest.mark.anyio
+
+TOOL_NAMES = {
+    "send_message",
+    "history",
+    "unread_messages",
+    "unread_counts",
+    "mark_read",
+    "dm_open",
+    "dm_list",
+    "channel_list",
+    "channel_create",
+    "channel_join",
+    "channel_invite",
+    "user_list",
+    "set_state",
+    "capabilities",
+    "whoami",
+    "mention_group_create",
+    "mention_group_delete",
+    "mention_group_get",
+    "mention_group_list",
+    "mention_group_add_member",
+    "mention_group_remove_member",
+    "register_webhook",
+    "unregister_webhook",
+    "list_webhooks",
+    "get_settings",
+    "set_setting",
+    "poll_events",
+    "wait_for_events",
+    "wait_for_messages",
+}
+
+READ_ONLY = {
+    "history",
+    "unread_counts",
+    "dm_list",
+    "channel_list",
+    "user_list",
+    "capabilities",
+    "whoami",
+    "mention_group_get",
+    "mention_group_list",
+    "list_webhooks",
+    "get_settings",
+    "poll_events",
+    "wait_for_events",
+    "wait_for_messages",
+}
+DESTRUCTIVE = {
+    "mention_group_delete",
+    "mention_group_remove_member",
+    "unregister_webhook",
+    "set_setting",
+}
+
+
+def _prop(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    prop = schema["properties"][name]
+    assert isinstance(prop, dict)
+    return prop
+
+
+def _non_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an ``X | None`` schema (or the schema itself)."""
+    if "anyOf" in prop:
+        branches = [b for b in prop["anyOf"] if b.get("type") != "null"]
+        assert len(branches) == 1, prop
+        return dict(branches[0])
+    return prop
+
+
+@pytest.fixture(params=["legacy", "auto"])
+async def offline_client(request: pytest.FixtureRequest, connect_mcp: ConnectMCP) -> Any:
+    # Listing needs no daemon round trip; don't wait for the connection.
+    async with connect_mcp(request.param, ready=False) as client:
+        yield client
+
+
+async def test_tool_names_exact(offline_client: Client) -> None:
+    tools = (await offline_client.list_tools()).tools
+    names = [t.name for t in tools]
+    assert len(names) == len(set(names)) == 29
+    assert set(names) == TOOL_NAMES
+
+
+async def test_every_tool_has_description_output_schema_and_all_hints(offline_client: Client) -> None:
+    for tool in (await offline_client.list_tools()).tools:
+        assert tool.description and len(tool.description) >= 10, tool.name
+        assert tool.output_schema is not None, tool.name
+        assert tool.output_schema.get("type") == "object", tool.name
+        jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+        jsonschema.Draft202012Validator.check_schema(tool.input_schema)
+        ann = tool.annotations
+        assert ann is not None, tool.name
+        for hint in ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"):
+            assert getattr(ann, hint) is not None, f"{tool.name}.{hint}"
+        read_only = tool.name in READ_ONLY
+        if tool.name == "unread_messages":
+            # read-only exactly when it cannot mark anything read itself
+            read_only = "mark_read" not in tool.input_schema["properties"]
+        assert ann.read_only_hint is read_only, tool.name
+        assert ann.destructive_hint is (tool.name in DESTRUCTIVE), tool.name
+        assert ann.open_world_hint is (tool.name == "register_webhook"), tool.name
+        if ann.read_only_hint:
+            assert ann.idempotent_hint is True, tool.name
+        # ctx is injected by the SDK and must not leak into the schema
+        assert "ctx" not in tool.input_schema.get("properties", {}), tool.name
+
+
+async def test_schema_constraints(offline_client: Client) -> None:
+    tools = {t.name: t for t in (await offline_client.list_tools()).tools}
+
+    limit = _prop(tools["history"].input_schema, "limit")
+    assert (limit["type"], limit["minimum"], limit["maximum"]) == ("integer", 1, 100)
+    assert tools["history"].input_schema["required"] == ["channel"]
+
+    state = _prop(tools["set_state"].input_schema, "state")
+    assert state["type"] == "string"
+    assert sorted(state["enum"]) == ["active", "idle"]
+    assert tools["set_state"].input_schema["required"] == ["state"]
+
+    send = tools["send_message"].input_schema
+    assert sorted(send["required"]) == ["body", "channel"]
+    assert _non_null(_prop(send, "metadata"))["type"] == "object"
+    assert _non_null(_prop(send, "thread_id")) == {"type": "integer", "minimum": 1}
+    assert _prop(send, "channel")["minLength"] == 1
+
+    for name in ("wait_for_events", "wait_for_messages"):
+        timeout = _prop(tools[name].input_schema, "timeout_seconds")
+        assert (timeout["minimum"], timeout["maximum"]) == (0, 50), name
+
+    types = _non_null(_prop(tools["poll_events"].input_schema, "types"))
+    assert set(types["items"]["enum"]) == {
+        "message.new",
+        "presence",
+        "capabilities",
+        "connection",
+        "events.dropped",
+    }
+    slug = _prop(tools["mention_group_create"].input_schema, "slug")
+    assert slug["pattern"] == "^[a-zA-Z0-9_-]+$"
+    assert _prop(tools["register_webhook"].input_schema, "url")["pattern"] == "^https?://"
+
+    events = tools["poll_events"].output_schema
+    assert events is not None
+    assert {"events", "next_after", "dropped", "timed_out"} <= set(events["properties"])
+    history = tools["history"].output_schema
+    assert history is not None
+    assert {"messages", "channel", "next_before"} <= set(history["properties"])
+
+
+async def test_server_identity_and_instructions(offline_client: Client) -> None:
+    from sharkfin_mcp._version import __version__
+
+    info = offline_client.server_info
+    assert info is not None
+    assert info.name == "sharkfin"
+    assert info.version == __version__
+    assert offline_client.instructions and "wait_for_messages" in offline_client.instructions
+    caps = offline_client.server_capabilities
+    assert caps is not None and caps.tools is not None and caps.resources is not None
+
+
+async def test_prompts(offline_client: Client) -> None:
+    prompts = {p.name: p for p in (await offline_client.list_prompts()).prompts}
+    assert set(prompts) == {"catch_up", "summarize_channel", "stand_by"}
+    got = await offline_client.get_prompt("summarize_channel", {"channel": "ops"})
+    assert got.messages and got.messages[0].role == "user"
+    content = got.messages[0].content
+    assert content.type == "text" and "history(channel='ops'" in content.text
