@@ -33,6 +33,9 @@ environment:
   SHARKFIN_MCP_TOKEN_FILE  file holding that token
 
 commands:
+  sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
+  sharkfin-mcp config CLIENT    print a pinned snippet for claude-desktop, claude-code, cursor,
+                                vscode or generic
   sharkfin-mcp sandbox --help   run a standalone Sharkfin-compatible sandbox daemon
 """
 
@@ -87,6 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         from .sandbox._cli import main as sandbox_main
 
         return sandbox_main(args_list[1:])
+    if args_list[:1] == ["doctor"]:
+        import anyio
+
+        from ._doctor import run_doctor
+
+        return anyio.run(run_doctor)
+    if args_list[:1] == ["config"]:
+        from ._snippets import CLIENTS, WHERE, snippet
+
+        if len(args_list) != 2 or args_list[1] not in CLIENTS:
+            sys.stderr.write(f"usage: sharkfin-mcp config {{{','.join(CLIENTS)}}}\n")
+            return 2
+        sys.stderr.write(WHERE[args_list[1]] + "\n")
+        sys.stdout.write(snippet(args_list[1]) + "\n")  # stdout-ok: a command for people
+        return 0
     args = _parser().parse_args(args_list)
 
     from .server import ConfigError, Settings

@@ -51,6 +51,10 @@ APPEND = ToolAnnotations(
 REMOVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
+CURSOR = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+"""Reads that move this session's event cursor (server-side only; nothing changes on Sharkfin)."""
 EXTERNAL = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
@@ -401,7 +405,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     # -- events ---------------------------------------------------------------------------------
 
-    @tool(READ)
+    @tool(CURSOR)
     async def poll_events(
         ctx: Context,
         after: Annotated[
@@ -420,7 +424,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         read = rt.buffer.read(start, limit, _matcher(types, channel, mentions_only=False, others_only=False))
         return _events_result(rt, ctx, read, timed_out=False)
 
-    @tool(READ)
+    @tool(CURSOR)
     async def wait_for_events(
         ctx: Context,
         after: Annotated[int | None, Field(ge=0, description="Cursor; default: where you left off")] = None,
@@ -438,7 +442,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         read = await _wait(rt, ctx, _cursor(rt, ctx, after), limit, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
 
-    @tool(READ)
+    @tool(CURSOR)
     async def wait_for_messages(
         ctx: Context,
         timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,

@@ -1,0 +1,45 @@
+"""The README documents what the code does: the catalogue table, the configuration, the commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sharkfin_mcp.server._catalog import BEGIN, END, catalog_markdown
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_catalog_table_matches_live_server() -> None:
+    documented = README.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    live = (await catalog_markdown()).strip()
+    assert documented == live, "README is stale: run `uv run python -m sharkfin_mcp.server._catalog --write README.md`"
+
+
+def test_every_environment_variable_is_documented() -> None:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "sharkfin_mcp.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    in_help = set(re.findall(r"SHARKFIN_[A-Z_]+", help_text))
+    in_readme = set(re.findall(r"SHARKFIN_[A-Z_]+", README))
+    assert len(in_help) >= 14
+    missing = {v for v in in_help if v not in in_readme and v + "_FILE" not in in_readme}
+    assert not missing, f"undocumented in README: {sorted(missing)}"
+
+
+def test_quick_start_has_the_two_commands() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^uv run [^\n#]+", section, flags=re.M)
+    assert [c.strip() for c in commands] == ["uv run sharkfin-mcp --sandbox", "uv run --extra dev pytest"]
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert "\nuv run --extra dev pytest\n" in ci, "CI must run exactly the README's test command"
+
+
+def test_readme_carries_the_registry_marker() -> None:
+    assert re.search(r"mcp-name: io\.github\.[\w-]+/sharkfin-mcp", README)
