@@ -13,7 +13,7 @@ from mcp import Client
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 
-from .conftest import ConnectMCP, call_err, call_ok, text_of
+from .conftest import ConnectMCP, call_err, call_ok, text_of, wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -213,8 +213,6 @@ async def test_tools_work_after_the_daemon_comes_back(
         await sandbox.stop()
         await error_once_settled(client, "not")
         await sandbox.start()
-        with anyio.fail_after(15):
-            while (await client.call_tool("whoami", {})).is_error:
-                await anyio.sleep(0.1)
+        await wait_ready(client, deadline=15)
         out = await call_ok(client, "whoami")
         assert "agent" in text_of(out)
