@@ -106,8 +106,9 @@ class SharkfinClient:
         self.last_error: SharkfinError | None = None
         """Why the last connection attempt failed (``None`` once connected)."""
         self._wire_log = logging.getLogger("sharkfin_mcp.client.wire")
-        if api_key:
-            self._wire_log.addFilter(RedactKey(api_key))
+        self._redact = RedactKey(api_key) if api_key else None
+        if self._redact is not None:
+            self._wire_log.addFilter(self._redact)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "connected" if self.connected else "disconnected"
@@ -176,6 +177,8 @@ class SharkfinClient:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._events.close()
         await self.rest.aclose()
+        if self._redact is not None:  # the logger is process-wide: don't pile up one filter per client
+            self._wire_log.removeFilter(self._redact)
 
     async def __aenter__(self) -> SharkfinClient:
         if not self.connected and self._supervisor is None:

@@ -21,6 +21,7 @@ from sharkfin_mcp.client import (
     MessageEvent,
     NotConnected,
     PresenceEvent,
+    PresenceKeeper,
     ReconnectEvent,
     RequestTimeout,
     SharkfinClient,
@@ -411,3 +412,22 @@ async def test_no_leftover_tasks_while_reconnecting_then_closed() -> None:
     await client.close()
     leftover = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert leftover == []
+
+
+async def test_presence_keeper_makes_user_online(sandbox: Any) -> None:
+    keeper = PresenceKeeper(sandbox.http_url, api_key=sandbox.key("bob"), backoff=FAST)
+    async with client_as(sandbox, "alice") as alice:
+        assert [u.online for u in await alice.users() if u.username == "bob"] == [False]
+        keeper.start()
+        try:
+            with anyio.fail_after(3):
+                while not keeper.online:  # noqa: ASYNC110 - the keeper exposes a flag only
+                    await anyio.sleep(0.01)
+                while not [u for u in await alice.users() if u.username == "bob" and u.online]:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+        finally:
+            await keeper.close()
+        assert not keeper.online
+        with anyio.fail_after(3):
+            while [u for u in await alice.users() if u.username == "bob" and u.online]:  # noqa: ASYNC110
+                await anyio.sleep(0.01)

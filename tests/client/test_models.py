@@ -142,14 +142,14 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text() | st.binary())
 def test_decode_frame_never_raises_on_arbitrary_input(raw: str | bytes) -> None:
     frame = decode_frame(raw)
     assert frame is None or isinstance(frame, Frame)
 
 
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(st.dictionaries(st.sampled_from(["type", "ref", "ok", "d", "x"]), json_values))
 def test_decode_frame_on_arbitrary_objects(obj: dict[str, Any]) -> None:
     frame = decode_frame(json.dumps(obj))
@@ -160,7 +160,7 @@ def test_decode_frame_on_arbitrary_objects(obj: dict[str, Any]) -> None:
     assert frame.ref == (obj.get("ref") or None if isinstance(obj.get("ref"), str) else None)
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(
     extra=st.dictionaries(
         st.text(min_size=1, max_size=8).filter(lambda k: k not in Message.model_fields and k != "from"),
@@ -188,7 +188,7 @@ def test_message_model_accepts_null_lists_and_extra_fields(
     assert message.sender == "alice"
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(
     extra=st.dictionaries(st.sampled_from(["zzz", "Channel_Type2", "x", "room"]), json_values, max_size=3),
     mentions=st.none() | st.lists(st.text(max_size=8), max_size=3),
@@ -203,7 +203,7 @@ def test_message_event_accepts_null_lists_and_extra_fields(
     assert event.mentions == (mentions or [])
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(st.sampled_from(["message.new", "presence", "capabilities", "typing", ""]), json_values)
 def test_parse_event_never_raises(event_type: str, data: Any) -> None:
     parse_event(event_type, data)

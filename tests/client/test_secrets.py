@@ -87,3 +87,13 @@ async def test_key_not_in_debug_logs_across_reconnect(sandbox: Any, caplog: pyte
         await client.ping()
     assert sum("***" in r.getMessage() for r in caplog.records) >= 2  # both handshakes redacted
     assert_not_in_logs(caplog, SECRET)
+
+
+async def test_closed_clients_leave_no_redaction_filters_behind(sandbox: Any) -> None:
+    wire = logging.getLogger("sharkfin_mcp.client.wire")
+    before = list(wire.filters)
+    for _ in range(3):
+        async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key("alice")) as client:
+            assert len(wire.filters) == len(before) + 1  # redacting while open
+            await client.ping()
+    assert wire.filters == before
