@@ -365,6 +365,8 @@ class SharkfinClient:
                 ) from None
         finally:
             self._pending.pop(ref, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # a failure we raised another way still counts as retrieved
         return reply_payload(frame)
 
     # -- operations (one per daemon op; PROTOCOL.md §4.5) ------------------------------------

@@ -271,6 +271,11 @@ class Runtime:
                     await session.send_resource_updated(uri)
 
 
+def reconnect_backoff() -> ExponentialBackoff:
+    """Capped, jittered: a fleet of agents must not reconnect in lock-step after a restart."""
+    return ExponentialBackoff(initial=0.25, maximum=5.0)
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> AsyncIterator[Runtime]:
     """Connect in the background, start the event pump and presence, and clean all up on exit."""
@@ -283,7 +288,7 @@ async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> Asyn
             settings.url,
             api_key=settings.api_key,
             request_timeout=settings.request_timeout,
-            reconnect=ExponentialBackoff(initial=0.25, maximum=5.0),
+            reconnect=reconnect_backoff(),
             event_buffer=max(1024, settings.event_buffer),
         )
         stack.push_async_callback(client.close)
