@@ -25,7 +25,9 @@ async def drain_messages(client: Client, after: int = 0) -> tuple[list[dict[str,
     """Every buffered message.new after the cursor, following next_after until nothing is new."""
     seen: list[dict[str, Any]] = []
     while True:
-        result = await client.call_tool("poll_events", {"after": after, "limit": 500, "types": ["message.new"]})
+        result = await client.call_tool(
+            "poll_events", {"after": after, "limit": 500, "types": ["message.new"]}
+        )
         assert not result.is_error, result.content
         data = result.structured_content
         assert data is not None
