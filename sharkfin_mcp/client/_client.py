@@ -30,7 +30,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from .._version import __version__
-from ._auth import RedactKey, auth_headers
+from ._auth import WIRE_LOG, auth_headers, forget_secret, remember_secret
 from ._backoff import Backoff, ExponentialBackoff
 from ._errors import (
     AuthenticationError,
@@ -105,10 +105,8 @@ class SharkfinClient:
         self._closed = False
         self.last_error: SharkfinError | None = None
         """Why the last connection attempt failed (``None`` once connected)."""
-        self._wire_log = logging.getLogger("sharkfin_mcp.client.wire")
-        self._redact = RedactKey(api_key) if api_key else None
-        if self._redact is not None:
-            self._wire_log.addFilter(self._redact)
+        self._api_key = api_key
+        remember_secret(api_key)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "connected" if self.connected else "disconnected"
@@ -177,8 +175,7 @@ class SharkfinClient:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._events.close()
         await self.rest.aclose()
-        if self._redact is not None:  # the logger is process-wide: don't pile up one filter per client
-            self._wire_log.removeFilter(self._redact)
+        forget_secret(self._api_key)
 
     async def __aenter__(self) -> SharkfinClient:
         if not self.connected and self._supervisor is None:
@@ -216,7 +213,7 @@ class SharkfinClient:
                 max_size=self._max_message_size,
                 compression=None,
                 user_agent_header=f"sharkfin-mcp/{__version__}",
-                logger=self._wire_log,
+                logger=WIRE_LOG,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -9,7 +9,7 @@ import logging
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from ._auth import RedactKey, auth_headers
+from ._auth import WIRE_LOG, auth_headers, forget_secret, remember_secret
 from ._backoff import Backoff, ExponentialBackoff
 from ._urls import presence_url
 
@@ -30,9 +30,8 @@ class PresenceKeeper:
         self._headers = auth_headers(api_key)
         self._backoff = backoff or ExponentialBackoff()
         self._task: asyncio.Task[None] | None = None
-        self._log = logging.getLogger("sharkfin_mcp.client.wire")
-        if api_key:
-            self._log.addFilter(RedactKey(api_key))
+        self._api_key = api_key
+        remember_secret(api_key)
         self.online = False
         self.notifications = 0
 
@@ -45,6 +44,7 @@ class PresenceKeeper:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            forget_secret(self._api_key)
         self.online = False
 
     async def _run(self) -> None:
@@ -61,7 +61,7 @@ class PresenceKeeper:
                     open_timeout=10,
                     close_timeout=1.0,
                     compression=None,
-                    logger=self._log,
+                    logger=WIRE_LOG,
                 ) as ws:
                     self.online, attempt = True, 0
                     async for _ in ws:

@@ -90,10 +90,15 @@ async def test_key_not_in_debug_logs_across_reconnect(sandbox: Any, caplog: pyte
 
 
 async def test_closed_clients_leave_no_redaction_filters_behind(sandbox: Any) -> None:
+    from sharkfin_mcp.client._auth import _REDACT
+
     wire = logging.getLogger("sharkfin_mcp.client.wire")
     before = list(wire.filters)
+    key = sandbox.key("alice")
     for _ in range(3):
-        async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key("alice")) as client:
-            assert len(wire.filters) == len(before) + 1  # redacting while open
+        async with await SharkfinClient.connect(sandbox.ws_url, api_key=key) as client:
+            assert wire.filters == before  # one process-wide filter, not one per client
+            assert _REDACT.secrets[key] == 1  # redacting while open
             await client.ping()
     assert wire.filters == before
+    assert key not in _REDACT.secrets
