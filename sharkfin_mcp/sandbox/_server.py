@@ -268,6 +268,8 @@ class Sandbox:
         task, server = self._task, self._server
         if task is None or server is None:
             return
+        for listener in getattr(server, "servers", []):
+            listener.close()  # stop accepting first, so a reconnecting client cannot slip back in
         await self.disconnect_all()
         server.should_exit = True
         try:

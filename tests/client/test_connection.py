@@ -27,7 +27,7 @@ from sharkfin_mcp.client import (
     SharkfinClient,
 )
 
-from .helpers import client_as, closed_port, next_event, no_event
+from .helpers import client_as, closed_port, eventually, next_event, no_event
 
 pytestmark = pytest.mark.anyio
 
@@ -185,9 +185,7 @@ async def _restart_and_collect(sandbox: Any, client: SharkfinClient, username: s
     assert time.monotonic() - started < 0.2
     await anyio.sleep(0.3)  # let a few attempts fail
     await sandbox.start()
-    with anyio.fail_after(3):
-        while not (client.connected and sandbox.is_connected(username)):  # noqa: ASYNC110 - polls two objects
-            await anyio.sleep(0.01)
+    await eventually(lambda: client.connected and sandbox.is_connected(username))
     events: list[Event] = []
     while True:
         with anyio.move_on_after(0.1) as quiet:
@@ -200,8 +198,6 @@ async def test_reconnect_after_daemon_restart(sandbox: Any) -> None:
     async with client_as(sandbox, "alice", reconnect=FAST) as alice:
         await alice.join_channel("general")
         events = await _restart_and_collect(sandbox, alice, "alice")
-        # Exactly [DisconnectEvent, ReconnectEvent] against a real daemon; the sandbox's stop() lets the
-        # client in once more before it stops listening (see the xfail test below).
         assert isinstance(events[0], DisconnectEvent)
         assert all(isinstance(e, DisconnectEvent | ReconnectEvent) for e in events)
         reconnect = events[-1]
@@ -211,11 +207,6 @@ async def test_reconnect_after_daemon_restart(sandbox: Any) -> None:
         assert [m.body for m in await alice.history("general")] == ["back"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sandbox bug: Sandbox.stop() cuts sockets (disconnect_all) before it stops listening, so a "
-    "reconnecting client gets in again and is dropped a second time (close 1012)",
-)
 async def test_daemon_restart_gives_one_disconnect_then_one_reconnect(sandbox: Any) -> None:
     async with client_as(sandbox, "alice", reconnect=FAST) as alice:
         events = await _restart_and_collect(sandbox, alice, "alice")
@@ -419,15 +410,17 @@ async def test_presence_keeper_makes_user_online(sandbox: Any) -> None:
     async with client_as(sandbox, "alice") as alice:
         assert [u.online for u in await alice.users() if u.username == "bob"] == [False]
         keeper.start()
+
+        async def bob_online() -> bool:
+            return [u.online for u in await alice.users() if u.username == "bob"] == [True]
+
+        async def bob_offline() -> bool:
+            return not await bob_online()
+
         try:
-            with anyio.fail_after(3):
-                while not keeper.online:  # noqa: ASYNC110 - the keeper exposes a flag only
-                    await anyio.sleep(0.01)
-                while not [u for u in await alice.users() if u.username == "bob" and u.online]:  # noqa: ASYNC110
-                    await anyio.sleep(0.01)
+            await eventually(lambda: keeper.online)
+            await eventually(bob_online)
         finally:
             await keeper.close()
         assert not keeper.online
-        with anyio.fail_after(3):
-            while [u for u in await alice.users() if u.username == "bob" and u.online]:  # noqa: ASYNC110
-                await anyio.sleep(0.01)
+        await eventually(bob_offline)
