@@ -1,0 +1,1 @@
+"""sharkfin-mcp benchmarks: ``uv run python -m benchmarks [--quick]`` (see run.py)."""

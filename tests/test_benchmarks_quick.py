@@ -1,0 +1,37 @@
+"""The benchmark suite runs end to end in quick mode and writes well-formed JSON.
+
+No timing is asserted: the machine is shared and the numbers are noisy by design.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("latency", "concurrency", "ingestion", "startup", "memory")
+
+
+def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
+    output = tmp_path / "quick.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    results = json.loads(output.read_text())
+    assert results["mode"] == "quick"
+    assert "errors" not in results
+    for name in SECTIONS:
+        assert isinstance(results["sections"].get(name), dict), name
+    assert {"raw_ws", "sharkfin_client", "mcp_stdio"} <= set(results["sections"]["latency"]["history"])
+    assert [row["n"] for row in results["sections"]["concurrency"]["rows"]] == [1, 8, 32, 64]
+    assert "through_sandbox" in results["sections"]["ingestion"]
+    assert "in_process" in results["sections"]["ingestion"]
+    assert "spawn_to_initialize" in results["sections"]["startup"]
+    assert results["sections"]["memory"]["samples"]
