@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,3 +43,15 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]], within: float = 3.0, step: float = 0.01
+) -> None:
+    """Poll ``predicate`` (sync or async) until it is true, failing after ``within`` seconds."""
+    for _ in range(max(1, int(within / step))):
+        result = predicate()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        await anyio.sleep(step)
+    raise AssertionError(f"condition not met within {within} s")
