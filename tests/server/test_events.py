@@ -169,7 +169,7 @@ async def test_exclude_own_false_includes_own_messages(connect_mcp: ConnectMCP, 
         await call_ok(client, "channel_join", {"channel": "general"})
         await structured(client, "poll_events", {"after": 10**9})
         mine = (await structured(client, "send_message", {"channel": "general", "body": "mine"}))["id"]
-        out = await structured(client, "wait_for_messages", {"timeout_seconds": 2})
+        out = await structured(client, "wait_for_messages", {"timeout_seconds": 1})
         assert message_ids(out) == [mine]
 
 

@@ -83,7 +83,7 @@ async def test_legacy_subscribe_unread_gets_updates(connect_mcp: ConnectMCP, ali
         with pytest.warns(MCPDeprecationWarning):
             await client.subscribe_resource("sharkfin://unread")
         await alice.send_message("general", "anyone?")
-        with anyio.fail_after(5):
+        with anyio.fail_after(2):
             await arrived.wait()
         assert updates == ["sharkfin://unread"]
         # after unsubscribing, nothing more arrives
