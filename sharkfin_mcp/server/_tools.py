@@ -414,6 +414,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
         types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
     ) -> Annotated[CallToolResult, EventsResult]:
         """Return buffered events after a cursor without waiting: new messages (message.new),
         presence, capabilities, and connection changes. Pass next_after back as after; without
@@ -421,7 +422,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         dropped if the buffer overflowed."""
         rt = _rt(ctx)
         start = _cursor(rt, ctx, after)
-        read = rt.buffer.read(start, limit, _matcher(types, channel, mentions_only=False, others_only=False))
+        matches = _matcher(types, channel, mentions_only=False, others_only=exclude_own)
+        read = rt.buffer.read(start, limit, matches)
         return _events_result(rt, ctx, read, timed_out=False)
 
     @tool(CURSOR)
@@ -432,13 +434,14 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
+        exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
         limit: Annotated[int, Field(ge=1, le=500)] = 100,
     ) -> Annotated[CallToolResult, EventsResult]:
         """Wait until a matching event exists after the cursor, then return it at once; after
         timeout_seconds return an empty result (timed_out=true): just call again. Other tool calls
         keep working while this waits."""
         rt = _rt(ctx)
-        matches = _matcher(types, channel, mentions_only=mentions_only, others_only=False)
+        matches = _matcher(types, channel, mentions_only=mentions_only, others_only=exclude_own)
         read = await _wait(rt, ctx, _cursor(rt, ctx, after), limit, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
 
@@ -449,11 +452,13 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
     ) -> Annotated[CallToolResult, EventsResult]:
-        """Wait for new messages from others (yours are skipped), returning as soon as any arrive
+        """Wait for new messages from others (yours are skipped unless the operator set
+        SHARKFIN_EXCLUDE_OWN=false), returning as soon as any arrive
         since your last poll/wait, or empty after timeout_seconds: then call again. Does not mark
         anything read."""
         rt = _rt(ctx)
-        matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=True)
+        own = not rt.settings.exclude_own_messages
+        matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=not own)
         read = await _wait(rt, ctx, _cursor(rt, ctx, None), 100, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
 
