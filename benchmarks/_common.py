@@ -76,6 +76,8 @@ def server_env(ws_url: str, identity: str = "agent", **extra: str) -> dict[str, 
         SHARKFIN_URL=ws_url,
         SHARKFIN_API_KEY=KEYS[identity],
         SHARKFIN_LOG_LEVEL="WARNING",
+        # the send-rate guard (60/min by default) would stop the send_message benchmark
+        SHARKFIN_MAX_SENDS_PER_MINUTE="1000000",
     )
     env.update(extra)
     return env

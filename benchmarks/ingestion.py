@@ -111,12 +111,15 @@ async def _drain_socket(ws: ClientConnection) -> None:
         pass
 
 
-async def _observer(ws: ClientConnection, expect: int, stamps: list[float], ids: set[int]) -> None:
+async def _observer(
+    ws: ClientConnection, expect: int, stamps: list[float], ids: set[int], done: anyio.Event
+) -> None:
     async for raw in ws:
         if '"message.new"' in raw:
             stamps.append(time.time())
             ids.add(int(json.loads(raw)["d"]["id"]))
             if len(stamps) >= expect:
+                done.set()
                 return
 
 
@@ -185,11 +188,12 @@ async def run_through_sandbox(events: int) -> dict[str, Any]:
             rss_before = memory_kib(pid)
             bob_stamps: list[float] = []
             bob_ids: set[int] = set()
+            bob_done = anyio.Event()
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_observer, bob, events, bob_stamps, bob_ids)
+                tg.start_soon(_observer, bob, events, bob_stamps, bob_ids, bob_done)
                 sent = await burst(sb.ws_url, events)
-                with anyio.move_on_after(10 if len(bob_stamps) < sent["acked"] else 0):
-                    await anyio.sleep_forever()  # the observer ends the group when it has them all
+                with anyio.move_on_after(10):
+                    await bob_done.wait()  # set by the observer once it has seen every message
                 tg.cancel_scope.cancel()
             got = await drain(session, before, sent["acked"])
             mem = memory_kib(pid)
