@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -52,6 +52,8 @@ from ._models import (
     UnreadCount,
     User,
     Webhook,
+    decoded,
+    items_of,
     metadata_as_text,
 )
 from ._protocol import Frame, RefCounter, decode_frame, encode_request, reply_payload
@@ -63,6 +65,7 @@ __all__ = ["SharkfinClient"]
 log = logging.getLogger("sharkfin_mcp.client")
 
 State = Literal["active", "idle"]
+T = TypeVar("T")
 
 
 class SharkfinClient:
@@ -250,6 +253,7 @@ class SharkfinClient:
         except Exception as exc:  # a bug in dispatch must not leave requests hanging
             log.exception("reader failed")
             reason = f"reader failed: {exc!r}"
+            await ws.close(1011)
         self._lost(ws, reason)
 
     def _dispatch(self, raw: str | bytes) -> None:
@@ -368,26 +372,30 @@ class SharkfinClient:
 
     # -- operations (one per daemon op; PROTOCOL.md §4.5) ------------------------------------
 
+    async def _ask(self, op: str, data: dict[str, Any] | None, decode: Callable[[dict[str, Any]], T]) -> T:
+        """One operation: the request, then its reply decoded (MalformedReply if it will not)."""
+        reply = await self.request(op, data)
+        return decoded(op, lambda: decode(reply))
+
     async def ping(self) -> None:
         await self.request("ping")
 
     async def version(self) -> str:
-        return str((await self.request("version")).get("version", ""))
+        return await self._ask("version", None, lambda d: str(d.get("version", "")))
 
     async def capabilities(self) -> list[str]:
         """The permissions of this identity's role, sorted."""
-        return list((await self.request("capabilities")).get("permissions") or [])
+        return await self._ask("capabilities", None, lambda d: [str(p) for p in d.get("permissions") or []])
 
     async def set_state(self, state: State) -> None:
         await self.request("set_state", {"state": state})
 
     async def users(self) -> list[User]:
-        return [User.model_validate(u) for u in (await self.request("user_list")).get("users") or []]
+        return await self._ask("user_list", None, lambda d: items_of(User, d.get("users")))
 
     async def channels(self) -> list[Channel]:
         """All non-DM channels, private ones you are not in included (``member=False``)."""
-        reply = await self.request("channel_list")
-        return [Channel.model_validate(c) for c in reply.get("channels") or []]
+        return await self._ask("channel_list", None, lambda d: items_of(Channel, d.get("channels")))
 
     async def create_channel(self, name: str, public: bool, members: list[str] | None = None) -> None:
         data: dict[str, Any] = {"name": name, "public": public}
@@ -417,7 +425,7 @@ class SharkfinClient:
         text = metadata_as_text(metadata)
         if text is not None:
             data["metadata"] = text
-        return int((await self.request("send_message", data))["id"])
+        return await self._ask("send_message", data, lambda d: int(d["id"]))
 
     async def history(
         self,
@@ -434,8 +442,9 @@ class SharkfinClient:
         for key, value in (("before", before), ("after", after), ("limit", limit), ("thread_id", thread_id)):
             if value is not None:
                 data[key] = value
-        reply = await self.request("history", data)
-        return [Message.model_validate({**m, "channel": channel}) for m in reply.get("messages") or []]
+        return await self._ask(
+            "history", data, lambda d: items_of(Message, d.get("messages"), channel=channel)
+        )
 
     async def unread_messages(
         self, channel: str | None = None, *, mentions_only: bool = False, thread_id: int | None = None
@@ -449,12 +458,10 @@ class SharkfinClient:
             data["mentions_only"] = True
         if thread_id is not None:
             data["thread_id"] = thread_id
-        reply = await self.request("unread_messages", data)
-        return [Message.model_validate(m) for m in reply.get("messages") or []]
+        return await self._ask("unread_messages", data, lambda d: items_of(Message, d.get("messages")))
 
     async def unread_counts(self) -> list[UnreadCount]:
-        reply = await self.request("unread_counts")
-        return [UnreadCount.model_validate(c) for c in reply.get("counts") or []]
+        return await self._ask("unread_counts", None, lambda d: items_of(UnreadCount, d.get("counts")))
 
     async def mark_read(self, channel: str, message_id: int | None = None) -> None:
         """Move the read cursor forward to ``message_id`` (default: the newest message)."""
@@ -464,29 +471,30 @@ class SharkfinClient:
         await self.request("mark_read", data)
 
     async def dm_open(self, username: str) -> DMOpened:
-        return DMOpened.model_validate(await self.request("dm_open", {"username": username}))
+        return await self._ask("dm_open", {"username": username}, DMOpened.model_validate)
 
     async def dm_list(self) -> list[DM]:
-        return [DM.model_validate(d) for d in (await self.request("dm_list")).get("dms") or []]
+        return await self._ask("dm_list", None, lambda d: items_of(DM, d.get("dms")))
 
     async def set_setting(self, key: str, value: str) -> None:
         await self.request("set_setting", {"key": key, "value": value})
 
     async def get_settings(self) -> dict[str, str]:
-        return dict((await self.request("get_settings")).get("settings") or {})
+        return await self._ask(
+            "get_settings", None, lambda d: {str(k): str(v) for k, v in (d.get("settings") or {}).items()}
+        )
 
     async def create_mention_group(self, slug: str) -> int:
-        return int((await self.request("mention_group_create", {"slug": slug}))["id"])
+        return await self._ask("mention_group_create", {"slug": slug}, lambda d: int(d["id"]))
 
     async def delete_mention_group(self, slug: str) -> None:
         await self.request("mention_group_delete", {"slug": slug})
 
     async def get_mention_group(self, slug: str) -> MentionGroup:
-        return MentionGroup.model_validate(await self.request("mention_group_get", {"slug": slug}))
+        return await self._ask("mention_group_get", {"slug": slug}, MentionGroup.model_validate)
 
     async def list_mention_groups(self) -> list[MentionGroup]:
-        reply = await self.request("mention_group_list")
-        return [MentionGroup.model_validate(g) for g in reply.get("groups") or []]
+        return await self._ask("mention_group_list", None, lambda d: items_of(MentionGroup, d.get("groups")))
 
     async def add_mention_group_member(self, slug: str, username: str) -> None:
         await self.request("mention_group_add_member", {"slug": slug, "username": username})

@@ -6,7 +6,8 @@
     │   ├── AuthenticationError      401: the API key was rejected (also on connect)
     │   ├── PermissionDenied         403, ``permission denied: <perm>`` (``.permission``), not a member
     │   ├── NotFound                 404, or ``… not found: <x>``
-    │   └── Conflict                 409, or a uniqueness violation / ``already a member``
+    │   ├── Conflict                 409, or a uniqueness violation / ``already a member``
+    │   └── MalformedReply           the daemon answered, but not in a shape this client understands
     ├── TransportError               the connection, not the daemon, failed
     │   ├── ConnectError             the daemon could not be reached (refused, DNS, TLS, handshake)
     │   ├── NotConnected             no live connection (lost mid-request, or reconnecting)
@@ -30,6 +31,7 @@ __all__ = [
     "Conflict",
     "ConnectError",
     "InvalidMetadata",
+    "MalformedReply",
     "NotConnected",
     "NotFound",
     "PermissionDenied",
@@ -79,6 +81,10 @@ class NotFound(ServerError):
 
 
 class Conflict(ServerError):
+    pass
+
+
+class MalformedReply(ServerError):
     pass
 
 

@@ -10,13 +10,13 @@ groups keep ``created_at``, and ``Message.id`` is optional because ``unread_mess
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from ._errors import InvalidMetadata
+from ._errors import InvalidMetadata, MalformedReply
 
 __all__ = [
     "DM",
@@ -30,6 +30,8 @@ __all__ = [
     "UnreadCount",
     "User",
     "Webhook",
+    "decoded",
+    "items_of",
     "metadata_as_object",
     "metadata_as_text",
 ]
@@ -174,3 +176,22 @@ def metadata_as_text(metadata: Mapping[str, Any] | str | None) -> str | None:
         return None
     obj = _metadata_object(metadata)
     return metadata if isinstance(metadata, str) else json.dumps(obj, separators=(",", ":"))
+
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def decoded(operation: str, build: Callable[[], T]) -> T:
+    """Decode a reply, turning a shape we do not understand into a :class:`MalformedReply`
+    (instead of a bare ValidationError or KeyError escaping to the caller)."""
+    try:
+        return build()
+    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        detail = exc.errors(include_input=False) if isinstance(exc, ValidationError) else repr(exc)
+        raise MalformedReply(f"the daemon's reply to {operation} was not understood: {detail}") from None
+
+
+def items_of(model: type[M], items: Any, **extra: Any) -> list[M]:
+    """A list of models from a Go list that may be ``null``, each item optionally completed."""
+    return [model.model_validate({**item, **extra} if extra else item) for item in items or []]

@@ -23,6 +23,8 @@ from ._models import (
     RegisteredIdentity,
     SentMessage,
     Webhook,
+    decoded,
+    items_of,
     metadata_as_object,
 )
 from ._urls import rest_base_url
@@ -78,14 +80,16 @@ class RESTClient:
 
     async def register(self) -> RegisteredIdentity:
         """Provision (or look up) the caller's identity: ``POST /auth/register``."""
-        return RegisteredIdentity.model_validate(await self._call("POST", "/auth/register"))
+        reply = await self._call("POST", "/auth/register")
+        return decoded("register", lambda: RegisteredIdentity.model_validate(reply))
 
     async def channels(self) -> list[Channel]:
-        return [Channel.model_validate(c) for c in await self._call("GET", "/channels") or []]
+        reply = await self._call("GET", "/channels")
+        return decoded("channels", lambda: items_of(Channel, reply))
 
     async def create_channel(self, name: str, public: bool = False) -> CreatedChannel:
-        body = {"name": name, "public": public}
-        return CreatedChannel.model_validate(await self._call("POST", "/channels", json=body))
+        reply = await self._call("POST", "/channels", json={"name": name, "public": public})
+        return decoded("create_channel", lambda: CreatedChannel.model_validate(reply))
 
     async def join_channel(self, channel: str) -> None:
         await self._call("POST", f"/channels/{_segment(channel)}/join")
@@ -106,7 +110,7 @@ class RESTClient:
         if thread_id is not None:
             payload["thread_id"] = thread_id
         reply = await self._call("POST", f"/channels/{_segment(channel)}/messages", json=payload)
-        return SentMessage.model_validate(reply)
+        return decoded("send_message", lambda: SentMessage.model_validate(reply))
 
     async def list_messages(
         self,
@@ -117,15 +121,17 @@ class RESTClient:
         limit: int | None = None,
     ) -> list[Message]:
         params = {k: v for k, v in (("before", before), ("after", after), ("limit", limit)) if v is not None}
-        items = await self._call("GET", f"/channels/{_segment(channel)}/messages", params=params) or []
-        return [Message.model_validate({**m, "channel": channel}) for m in items]
+        items = await self._call("GET", f"/channels/{_segment(channel)}/messages", params=params)
+        return decoded("list_messages", lambda: items_of(Message, items, channel=channel))
 
     async def register_webhook(self, url: str) -> str:
         """Register a webhook for this identity and return its id (re-registering returns the same)."""
-        return Webhook.model_validate(await self._call("POST", "/webhooks", json={"url": url})).id
+        reply = await self._call("POST", "/webhooks", json={"url": url})
+        return decoded("register_webhook", lambda: Webhook.model_validate(reply).id)
 
     async def list_webhooks(self) -> list[Webhook]:
-        return [Webhook.model_validate(w) for w in await self._call("GET", "/webhooks") or []]
+        reply = await self._call("GET", "/webhooks")
+        return decoded("list_webhooks", lambda: items_of(Webhook, reply))
 
     async def unregister_webhook(self, webhook_id: str) -> None:
         await self._call("DELETE", f"/webhooks/{_segment(webhook_id)}")

@@ -15,7 +15,6 @@ from typing import Any
 
 import anyio
 import httpx
-import pydantic
 import pytest
 from websockets.asyncio.server import ServerConnection
 
@@ -26,6 +25,7 @@ from sharkfin_mcp.client import (
     DisconnectEvent,
     DMOpened,
     ExponentialBackoff,
+    MalformedReply,
     Message,
     MessageEvent,
     NotConnected,
@@ -242,7 +242,7 @@ async def test_dm_list_go_mock_shape_is_rejected(mock_daemon: MockFactory) -> No
     # daemon sends `participant`. The Python model follows the daemon, so the Go shape fails to decode.
     dms = [{"channel": "dm-alice-bob", "participants": ["alice", "bob"]}]
     async with connected(mock_daemon, {"dm_list": {"dms": dms}}) as client:
-        with pytest.raises(pydantic.ValidationError):
+        with pytest.raises(MalformedReply, match="reply to dm_list was not understood"):
             await client.dm_list()
 
 
@@ -505,6 +505,6 @@ async def test_rest_register_identity_empty_body(
     seen: list[httpx.Request] = []
     routes = {("POST", "/api/v1/auth/register"): httpx.Response(201)}
     async with with_rest(mock_daemon, routes, seen) as client:
-        with pytest.raises(pydantic.ValidationError):
+        with pytest.raises(MalformedReply, match="reply to register was not understood"):
             await client.register()
     assert len(seen) == 1
