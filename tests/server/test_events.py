@@ -159,7 +159,17 @@ async def test_wait_for_messages_filters_channel_and_mentions(mcp: Client, alice
     assert message_ids(out) == [mention]
 
 
+def _exclude_own_is_ignored() -> bool:
+    """True while the server never reads the setting (strict xfail only while the bug is there)."""
+    import inspect
+
+    from sharkfin_mcp.server import _runtime, _tools
+
+    return not any("exclude_own_messages" in inspect.getsource(m) for m in (_tools, _runtime))
+
+
 @pytest.mark.xfail(
+    _exclude_own_is_ignored(),
     strict=True,
     reason="Settings.exclude_own_messages (SHARKFIN_EXCLUDE_OWN) is never read: wait_for_messages "
     "always skips own messages (_tools.py wait_for_messages passes others_only=True)",
