@@ -8,7 +8,6 @@ does not serve by itself, so handlers are registered on its low-level server.
 from __future__ import annotations
 
 import json
-import weakref
 from typing import Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -17,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ._runtime import UNREAD_URI, Runtime
+from ._sessions import ConnectionTable
 
 __all__ = ["RuntimeRef", "register_resources"]
 
@@ -79,17 +79,16 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
     low = mcp._lowlevel_server  # no public hook for handshake-era subscribe in mcp 2.3
 
     async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
-        ctx.lifespan_context.legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(
-            ctx.session
-        )
+        subscribers = ctx.lifespan_context.legacy_subscribers
+        subscribers.setdefault(str(params.uri), ConnectionTable()).set(ctx.session, ctx.session)
         return EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[Runtime], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        subscribers = ctx.lifespan_context.legacy_subscribers.get(str(params.uri))
-        if subscribers is not None:
-            subscribers.discard(ctx.session)
+        table = ctx.lifespan_context.legacy_subscribers.get(str(params.uri))
+        if table is not None:
+            table.pop(ctx.session)
         return EmptyResult()
 
     low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)

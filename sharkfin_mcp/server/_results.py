@@ -7,10 +7,17 @@ SDK's default pretty-printed JSON; the full data is in ``structuredContent``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from ..client import Message, MessageEvent
 from ._buffer import BufferedEvent
@@ -38,7 +45,7 @@ class MessageOut(Out):
     body: str
     sent_at: str | None = None
     thread_id: int | None = Field(default=None, description="Parent message id, if this is a reply")
-    mentions: list[str] = []
+    mentions: list[str] | None = Field(default=None, description="Usernames mentioned (absent if none)")
     metadata: Any = None
 
     @classmethod
@@ -50,9 +57,15 @@ class MessageOut(Out):
             body=message.body,
             sent_at=message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ") if message.sent_at else None,
             thread_id=message.thread_id,
-            mentions=list(message.mentions),
+            mentions=list(message.mentions) or None,
             metadata=message.metadata,
         )
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Absent rather than null optional fields: leaner for the agent, and every property
+        sent is one more the client validates against the output schema, per message."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     def line(self) -> str:
         thread = f" ↳{self.thread_id}" if self.thread_id else ""
@@ -61,8 +74,31 @@ class MessageOut(Out):
         return f"[{self.id}] {self.sent_at or '-'} #{self.channel} {self.sender}{thread}: {body}{meta}"
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema, inlined and with ``X | None`` written as plain ``X``.
+
+    Optional fields are left out of results rather than sent as null, so ``null`` never needs
+    to validate; and MCP clients check every structured result against the output schema, where
+    ``$ref`` and ``anyOf`` per message roughly doubled the cost of validating a history page.
+    """
+    schema = model.model_json_schema(by_alias=True)
+    for prop in schema["properties"].values():
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        elif variants:
+            prop["anyOf"] = variants
+        prop.pop("default", None)
+        prop.pop("title", None)
+    schema.pop("title", None)
+    return schema
+
+
+Messages = Annotated[list[MessageOut], WithJsonSchema({"type": "array", "items": _inline_schema(MessageOut)})]
+
+
 class MessagesResult(Out):
-    messages: list[MessageOut]
+    messages: Messages
 
 
 class HistoryResult(MessagesResult):

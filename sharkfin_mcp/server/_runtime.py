@@ -8,7 +8,6 @@ import collections
 import contextlib
 import logging
 import threading
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ from ._buffer import EventBuffer
 from ._config import Settings
 from ._errors import connection_problem, tool_error
 from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
+from ._sessions import ConnectionTable
 
 __all__ = ["RUNTIME_CLOSED", "UNREAD_URI", "Identity", "Runtime", "history_uri", "open_runtime"]
 
@@ -65,8 +65,11 @@ class Runtime:
         self.buffer = EventBuffer(settings.event_buffer)
         self.identity: Identity | None = None
         self.presence: PresenceKeeper | None = None
-        self.legacy_subscribers: dict[str, weakref.WeakSet[ServerSession]] = {}
-        self.session_cursors: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.legacy_subscribers: dict[str, ConnectionTable[ServerSession]] = {}
+        """Handshake-era ``resources/subscribe``: per URI, a session of each subscribed connection
+        (a stored session keeps working after its request ends)."""
+        self.cursors: ConnectionTable[int] = ConnectionTable()
+        """Where each connection's previous poll or wait left off."""
         self.refusal = settings.cleartext_refusal()
         self.policy = ChannelPolicy.parse(settings.send_channels)
         self.rate = RateLimiter(settings.max_sends_per_minute)
@@ -266,7 +269,8 @@ class Runtime:
         """Tell subscribers in both protocol eras that these resources changed."""
         for uri in uris:
             await self.bus.publish(ResourceUpdated(uri=uri))
-            for session in list(self.legacy_subscribers.get(uri, ())):
+            table = self.legacy_subscribers.get(uri)
+            for session in table.values() if table else ():
                 with contextlib.suppress(Exception):
                     await session.send_resource_updated(uri)
 

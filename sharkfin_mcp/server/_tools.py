@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
@@ -254,8 +255,18 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(WRITE)
     async def channel_join(channel: Channel, ctx: Context) -> Annotated[CallToolResult, Done]:
-        """Join a channel (needed before reading history or sending)."""
-        await _rt(ctx).call(lambda c: c.join_channel(channel))
+        """Join a public channel (needed before reading history or sending). Private channels
+        need an invite (channel_invite by a member); DMs are opened with dm_open."""
+        rt = _rt(ctx)
+        listed = {c.name: c for c in await rt.call(lambda c: c.channels())}
+        found = listed.get(channel)
+        if found is None:
+            raise ToolError(f"channel not found: {channel} (see channel_list; for a DM use dm_open)")
+        if not found.public and not found.member:
+            raise ToolError(
+                f"#{channel} is private and requires an invite: ask a member to channel_invite you"
+            )
+        await rt.call(lambda c: c.join_channel(channel))
         return _done(f"joined #{channel}")
 
     @tool(WRITE)
@@ -489,7 +500,7 @@ async def _collect_unread(
         if counts == {c.channel: c.unread_count for c in await client.unread_counts() if c.channel in counts}:
             break
     if mentions_only:
-        found = [m for m in found if me in m.mentions]
+        found = [m for m in found if me in (m.mentions or ())]
     if thread_id is not None:
         found = [m for m in found if m.thread_id == thread_id]
     found.sort(key=lambda m: m.id)
@@ -534,7 +545,7 @@ def _matcher(
 def _cursor(rt: Runtime, ctx: Context, after: int | None) -> int:
     if after is not None:
         return after
-    return rt.session_cursors.get(ctx.session, 0)
+    return rt.cursors.get(ctx.session, 0)
 
 
 async def _wait(rt: Runtime, ctx: Context, after: int, limit: int, matches: Any, seconds: float) -> Any:
@@ -558,7 +569,7 @@ async def _wait(rt: Runtime, ctx: Context, after: int, limit: int, matches: Any,
 
 
 def _events_result(rt: Runtime, ctx: Context, read: Any, *, timed_out: bool) -> CallToolResult:
-    rt.session_cursors[ctx.session] = read.cursor
+    rt.cursors.set(ctx.session, read.cursor)
     events = [EventOut.of(e) for e in read.events]
     out = EventsResult(events=events, next_after=read.cursor, dropped=read.dropped, timed_out=timed_out)
     lines = [e.line() for e in events]

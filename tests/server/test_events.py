@@ -56,22 +56,13 @@ async def test_poll_cursor_then_nothing_new(mcp: Client, alice: SharkfinClient) 
     assert (await structured(mcp, "poll_events", {"after": 0, "channel": "elsewhere"}))["events"] == []
 
 
-SESSION_CURSOR_BUG = (
-    "the per-session cursor never persists: _tools._cursor keys Runtime.session_cursors (a "
-    "WeakKeyDictionary) by ctx.session, but mcp 2.3 builds a new ServerSession object for every "
-    "request, so every poll/wait without after= starts from 0 again"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SESSION_CURSOR_BUG)
 async def test_poll_without_after_continues_from_the_session_cursor(
     mcp: Client, alice: SharkfinClient
 ) -> None:
     first = await alice.send_message("general", "one")
-    await poll_until(mcp, first, after=0)
-    out = await structured(mcp, "poll_events")  # default cursor: nothing seen yet by this session
-    assert first in message_ids(out)
+    await poll_until(mcp, first, after=0)  # an explicit cursor moves the session's cursor too
     assert (await structured(mcp, "poll_events"))["events"] == []  # the session cursor moved on
+    assert first in message_ids(await structured(mcp, "poll_events", {"after": 0}))
     second = await alice.send_message("general", "two")
     with anyio.fail_after(5):
         got = await structured(mcp, "wait_for_events", {"timeout_seconds": 5})
@@ -159,21 +150,6 @@ async def test_wait_for_messages_filters_channel_and_mentions(mcp: Client, alice
     assert message_ids(out) == [mention]
 
 
-def _exclude_own_is_ignored() -> bool:
-    """True while the server never reads the setting (strict xfail only while the bug is there)."""
-    import inspect
-
-    from sharkfin_mcp.server import _runtime, _tools
-
-    return not any("exclude_own_messages" in inspect.getsource(m) for m in (_tools, _runtime))
-
-
-@pytest.mark.xfail(
-    _exclude_own_is_ignored(),
-    strict=True,
-    reason="Settings.exclude_own_messages (SHARKFIN_EXCLUDE_OWN) is never read: wait_for_messages "
-    "always skips own messages (_tools.py wait_for_messages passes others_only=True)",
-)
 async def test_exclude_own_false_includes_own_messages(connect_mcp: ConnectMCP, mode: str) -> None:
     async with connect_mcp(mode, exclude_own_messages=False) as client:
         await call_ok(client, "channel_join", {"channel": "general"})
@@ -198,7 +174,6 @@ async def test_overflow_reports_dropped(connect_mcp: ConnectMCP, mode: str, alic
         assert caught_up["dropped"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=SESSION_CURSOR_BUG)
 async def test_wait_for_messages_does_not_return_the_same_message_twice(
     mcp: Client, alice: SharkfinClient
 ) -> None:

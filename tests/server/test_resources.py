@@ -60,12 +60,6 @@ async def test_read_unknown_channel_history_is_a_protocol_error(mcp: Client) -> 
     assert "not found" in info.value.error.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handshake-era resources/subscribe never delivers: _resources.subscribe stores "
-    "ctx.session in a weakref.WeakSet, but mcp 2.3 makes a new ServerSession per request, so the "
-    "entry is gone as soon as the subscribe request returns",
-)
 async def test_legacy_subscribe_unread_gets_updates(connect_mcp: ConnectMCP, alice: SharkfinClient) -> None:
     updates: list[str] = []
     arrived = anyio.Event()

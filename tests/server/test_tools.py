@@ -455,18 +455,6 @@ async def test_tool(env: Env, tool: str) -> None:
     await CASES[tool](env)
 
 
-def _mentions_may_be_none() -> bool:
-    from sharkfin_mcp.server._results import MessageOut
-
-    return MessageOut.model_fields["mentions"].default is None
-
-
-@pytest.mark.xfail(
-    _mentions_may_be_none(),
-    strict=True,
-    reason="unread_messages(mentions_only=true) crashes ('Error executing tool unread_messages'): "
-    "MessageOut.mentions is now None when empty, and _tools._collect_unread does `me in m.mentions`",
-)
 async def test_unread_mentions_only(env: Env) -> None:
     ch = await env.new_channel()
     mention = await env.alice.send_message(ch, "for @agent")
