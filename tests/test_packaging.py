@@ -407,7 +407,10 @@ def test_mcpb_tools_match_the_live_server() -> None:
 
     expected = anyio.run(live)
     listed = _json("manifest.json")["tools"]
-    assert listed == expected, "update manifests/manifest.json tools to:\n" + json.dumps(expected, indent=2)
+    assert listed == expected, (
+        "run: uv run python -m sharkfin_mcp.server._catalog --write README.md manifests/manifest.json\n"
+        + json.dumps(expected, indent=2)
+    )
 
 
 # --- client fragments --------------------------------------------------------------------------

@@ -20,7 +20,8 @@ async def test_catalog_table_matches_live_server() -> None:
     documented = README.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     live = (await catalog_markdown()).strip()
     assert documented == live, (
-        "README is stale: run `uv run python -m sharkfin_mcp.server._catalog --write README.md`"
+        "README is stale: run "
+        "`uv run python -m sharkfin_mcp.server._catalog --write README.md manifests/manifest.json`"
     )
 
 

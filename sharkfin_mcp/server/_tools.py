@@ -262,7 +262,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         found = listed.get(channel)
         if found is None:
             raise ToolError(f"channel not found: {channel} (see channel_list; for a DM use dm_open)")
-        if not found.public and not found.member:
+        if found.member:
+            return _done(f"already a member of #{channel}")
+        if not found.public:
             raise ToolError(
                 f"#{channel} is private and requires an invite: ask a member to channel_invite you"
             )
