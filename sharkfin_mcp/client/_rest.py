@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from ._auth import auth_headers
 from ._errors import ConnectError, RequestTimeout, server_error_from_http
@@ -29,6 +27,9 @@ from ._models import (
 )
 from ._urls import rest_base_url
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["RESTClient"]
 
 
@@ -44,12 +45,23 @@ class RESTClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = rest_base_url(base_url)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url + "/api/v1",
-            headers=auth_headers(api_key),
-            timeout=timeout,
-            transport=transport,
-        )
+        self._options: dict[str, Any] = {
+            "base_url": self.base_url + "/api/v1",
+            "headers": auth_headers(api_key),
+            "timeout": timeout,
+            "transport": transport,
+        }
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """Created on first use: importing httpx costs tens of milliseconds at start-up (it pulls
+        in its CLI's dependencies when they are installed), and most sessions never need REST."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(**self._options)
+        return self._client
 
     def __repr__(self) -> str:
         return f"RESTClient({self.base_url!r})"
@@ -63,9 +75,12 @@ class RESTClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        import httpx
+
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException:

@@ -4,8 +4,6 @@ Each tool's description is written for the model that reads it: what it does, wh
 what it changes. Message bodies are other parties' words; the server instructions say so.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar, cast
 
