@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import Settings
 from ._runtime import RUNTIME_CLOSED
+from ._stdio import serve_stdio
 
 __all__ = ["BearerTokenGate", "serve"]
 
@@ -41,7 +42,7 @@ async def serve(settings: Settings) -> None:
             await server.serve()
         else:
             tasks.start_soon(_stop_on_signal, tasks.cancel_scope.cancel)
-            await mcp.run_stdio_async()
+            await serve_stdio(mcp)
         tasks.cancel_scope.cancel()
 
 
