@@ -224,18 +224,19 @@ async def run_through_sandbox(events: int) -> dict[str, Any]:
 
 async def run_in_process(events: int) -> dict[str, Any]:
     """Feed ``Runtime.ingest`` directly: the server's own ingestion ceiling, no sockets."""
-    from mcp.server.subscriptions import InMemorySubscriptionBus
-
     from sharkfin_mcp.client import MessageEvent, SharkfinClient
     from sharkfin_mcp.client._events import parse_event
     from sharkfin_mcp.client._protocol import decode_frame
     from sharkfin_mcp.server import Runtime, Settings
-    from sharkfin_mcp.server._runtime import Identity
+    from sharkfin_mcp.server._runtime import (
+        Identity,
+        QuietBus,  # the bus build_server uses
+    )
 
     def fresh() -> Runtime:
         settings = Settings(url="ws://127.0.0.1:9/ws", api_key="unused", event_buffer=events + 10)
         client = SharkfinClient(settings.url, api_key=settings.api_key)
-        rt = Runtime(settings, client, InMemorySubscriptionBus())
+        rt = Runtime(settings, client, QuietBus())
         rt.identity = Identity("agent", "admin", "agent")
         return rt
 

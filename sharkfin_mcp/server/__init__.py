@@ -7,21 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
-from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.types import ToolAnnotations
 
 from .._version import __version__
 from ._config import DEFAULT_URL, ConfigError, Settings
 from ._prompts import INSTRUCTIONS, register_prompts
 from ._resources import RuntimeRef, register_resources
-from ._runtime import Runtime, open_runtime
+from ._runtime import QuietBus, Runtime, open_runtime
 from ._tools import CORE_TOOLS, register_tools
 
 __all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
 
 
 def build_server(settings: Settings) -> MCPServer[Runtime]:
-    bus = InMemorySubscriptionBus()
+    bus = QuietBus()
     ref = RuntimeRef()
 
     @asynccontextmanager

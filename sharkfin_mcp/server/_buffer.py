@@ -51,7 +51,8 @@ class EventBuffer:
         self.capacity = capacity
         self._ring: collections.deque[BufferedEvent] = collections.deque(maxlen=capacity)
         self._last_seq = 0
-        self._arrived = anyio.Event()
+        self._arrived: anyio.Event | None = None
+        """Set on the next append; created only while someone waits (appends are the hot path)."""
 
     def __len__(self) -> int:
         return len(self._ring)
@@ -69,8 +70,9 @@ class EventBuffer:
         self._last_seq += 1
         event = BufferedEvent(seq=self._last_seq, type=type_, data=data, **flags)
         self._ring.append(event)
-        self._arrived.set()
-        self._arrived = anyio.Event()
+        if self._arrived is not None:
+            self._arrived.set()
+            self._arrived = None
         return event
 
     def read(self, after: int, limit: int, matches: Predicate | None = None) -> ReadResult:
@@ -100,8 +102,9 @@ class EventBuffer:
         dropped = result.dropped
         with anyio.move_on_after(seconds):
             while not result.events:
-                arrived = self._arrived
                 if self._last_seq == result.cursor:
-                    await arrived.wait()
+                    if self._arrived is None:
+                        self._arrived = anyio.Event()
+                    await self._arrived.wait()
                 result = self.read(result.cursor, limit, matches)
         return ReadResult(events=result.events, cursor=result.cursor, dropped=dropped + result.dropped)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
 
 from ..client import (
     CapabilitiesEvent,
@@ -36,18 +36,48 @@ from ._errors import connection_problem, tool_error
 from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
 from ._sessions import ConnectionTable
 
-__all__ = ["RUNTIME_CLOSED", "UNREAD_URI", "Identity", "Runtime", "history_uri", "open_runtime"]
+__all__ = ["RUNTIME_CLOSED", "UNREAD_URI", "Identity", "QuietBus", "Runtime", "history_uri", "open_runtime"]
 
 log = logging.getLogger("sharkfin_mcp.server")
 T = TypeVar("T")
 
 UNREAD_URI = "sharkfin://unread"
+SEEN_WINDOW = 4096
+"""Recent message ids remembered to drop duplicates where a live push and a catch-up meet; they
+meet only at the newest ids, so a fixed window keeps memory flat however many messages pass."""
 RUNTIME_CLOSED = threading.Event()
 """Set once a runtime has closed its daemon sockets: a shutting-down process may then exit."""
 
 
 def history_uri(channel: str) -> str:
     return f"sharkfin://channels/{channel}/history"
+
+
+class QuietBus(InMemorySubscriptionBus):
+    """The SDK's in-process bus, skipping the fan-out (and the event-loop turn that ends it)
+    while nobody listens: otherwise every message of a burst pays two loop turns for nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listeners = 0
+
+    def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
+        unsubscribe = super().subscribe(listener)
+        self.listeners += 1
+        done = False
+
+        def once() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.listeners -= 1
+                unsubscribe()
+
+        return once
+
+    async def publish(self, event: ServerEvent) -> None:
+        if self.listeners:
+            await super().publish(event)
 
 
 @dataclass(frozen=True)
@@ -135,7 +165,7 @@ class Runtime:
             return False
         self._seen.add(message_id)
         self._seen_order.append(message_id)
-        if len(self._seen_order) > 4 * self.buffer.capacity:
+        if len(self._seen_order) > SEEN_WINDOW:
             self._seen.discard(self._seen_order.popleft())
         self.high_water = max(self.high_water, message_id)
         return True
