@@ -58,7 +58,7 @@ from ._models import (
 )
 from ._presence import PresenceKeeper
 from ._rest import RESTClient
-from ._urls import is_loopback_url, rest_base_url, ws_url
+from ._urls import is_loopback_host, is_loopback_url, rest_base_url, ws_url
 
 __all__ = [
     "DM",
@@ -99,6 +99,7 @@ __all__ = [
     "UnreadCount",
     "User",
     "Webhook",
+    "is_loopback_host",
     "is_loopback_url",
     "rest_base_url",
     "ws_url",

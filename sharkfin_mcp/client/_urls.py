@@ -6,9 +6,10 @@ REST base). Both forms name the same daemon, so every entry point accepts both.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_loopback_url", "presence_url", "rest_base_url", "ws_url"]
+__all__ = ["is_loopback_host", "is_loopback_url", "presence_url", "rest_base_url", "ws_url"]
 
 _TO_HTTP = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 _TO_WS = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -44,11 +45,8 @@ def presence_url(url: str) -> str:
     return urlunsplit((_TO_WS[scheme], netloc, path + "/presence", "", ""))
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when the host is on this machine, where a clear-text key does not cross a network."""
-    import ipaddress
-
-    host = urlsplit(url).hostname or ""
+def is_loopback_host(host: str) -> bool:
+    """True for this machine's own addresses, where a clear-text key does not cross a network."""
     if host == "localhost":
         return True
     try:
@@ -57,5 +55,5 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def is_secure_url(url: str) -> bool:
-    return urlsplit(url).scheme.lower() in ("wss", "https")
+def is_loopback_url(url: str) -> bool:
+    return is_loopback_host(urlsplit(url).hostname or "")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..client import is_loopback_host, is_loopback_url
+
 __all__ = ["DEFAULT_URL", "ConfigError", "Settings"]
 
 DEFAULT_URL = "ws://127.0.0.1:16000/ws"
@@ -91,7 +93,7 @@ class Settings:
             raise ConfigError(
                 f"SHARKFIN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {self.log_level!r}"
             )
-        if self.transport == "http" and not _is_loopback_host(self.host) and not self.http_token:
+        if self.transport == "http" and not is_loopback_host(self.host) and not self.http_token:
             raise ConfigError(
                 f"serving HTTP on {self.host} (not loopback) needs an access token: set "
                 "SHARKFIN_MCP_TOKEN (or SHARKFIN_MCP_TOKEN_FILE); clients then send "
@@ -101,8 +103,6 @@ class Settings:
     def cleartext_refusal(self) -> str | None:
         """Why the key must not be sent to ``url``, or None. ws:// and http:// carry it in clear
         text, which is fine on this machine and nowhere else unless the operator says so."""
-        from ..client import is_loopback_url
-
         if not self.api_key or self.allow_insecure or self.url.startswith(("wss:", "https:")):
             return None
         if is_loopback_url(self.url):
@@ -112,17 +112,6 @@ class Settings:
             "Use wss:// or https:// (for example behind a TLS proxy), or set "
             "SHARKFIN_ALLOW_INSECURE=true if the network is trusted."
         )
-
-
-def _is_loopback_host(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_key_file(path: str) -> str:

@@ -121,6 +121,7 @@ async def test_repeated_outages_under_traffic_lose_and_duplicate_nothing(
         events = await wait_for_ids(client, set(sent))
 
     stored = [m["id"] for m in sandbox.messages_for_test("general")]
+    assert len(sent) >= 100, "most sends should get through between the cuts"
     assert set(sent) <= set(stored)
     assert_exactly_once_in_order(events, [i for i in stored if i in set(sent)])
 
