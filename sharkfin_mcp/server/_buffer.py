@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-__all__ = ["BufferedEvent", "EventBuffer", "ReadResult"]
+__all__ = ["BufferedEvent", "EventBuffer", "Predicate", "ReadResult"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,14 @@ what it changes. Message bodies are other parties' words; the server instruction
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar, cast
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..client import SharkfinClient
+from ._buffer import BufferedEvent, Predicate, ReadResult
 from ._results import (
     Done,
     EventOut,
@@ -20,7 +22,6 @@ from ._results import (
     HistoryResult,
     ItemsResult,
     MessageOut,
-    MessagesResult,
     SendResult,
     UnreadResult,
     render_messages,
@@ -527,10 +528,10 @@ async def _newest_from_others(client: SharkfinClient, channel: str, me: str, cou
 
 def _matcher(
     types: list[EventType] | list[str] | None, channel: str | None, *, mentions_only: bool, others_only: bool
-) -> Any:
+) -> Predicate:
     wanted = set(types) if types else None
 
-    def matches(event: Any) -> bool:
+    def matches(event: BufferedEvent) -> bool:
         if wanted is not None and event.type not in wanted:
             return False
         if channel is not None and event.channel != channel:
@@ -548,10 +549,10 @@ def _cursor(rt: Runtime, ctx: Context, after: int | None) -> int:
     return rt.cursors.get(ctx.session, 0)
 
 
-async def _wait(rt: Runtime, ctx: Context, after: int, limit: int, matches: Any, seconds: float) -> Any:
+async def _wait(
+    rt: Runtime, ctx: Context, after: int, limit: int, matches: Predicate, seconds: float
+) -> ReadResult:
     """Wait in slices so progress can be reported; a client without a progress token gets none."""
-    import anyio
-
     deadline = anyio.current_time() + seconds
     read = rt.buffer.read(after, limit, matches)
     dropped = read.dropped
@@ -563,12 +564,10 @@ async def _wait(rt: Runtime, ctx: Context, after: int, limit: int, matches: Any,
         dropped += read.dropped
         if not read.events and deadline - anyio.current_time() > 0:
             await ctx.report_progress(seconds - (deadline - anyio.current_time()), seconds, "waiting")
-    from ._buffer import ReadResult
-
     return ReadResult(events=read.events, cursor=read.cursor, dropped=dropped)
 
 
-def _events_result(rt: Runtime, ctx: Context, read: Any, *, timed_out: bool) -> CallToolResult:
+def _events_result(rt: Runtime, ctx: Context, read: ReadResult, *, timed_out: bool) -> CallToolResult:
     rt.cursors.set(ctx.session, read.cursor)
     events = [EventOut.of(e) for e in read.events]
     out = EventsResult(events=events, next_after=read.cursor, dropped=read.dropped, timed_out=timed_out)
@@ -579,6 +578,3 @@ def _events_result(rt: Runtime, ctx: Context, read: Any, *, timed_out: bool) -> 
         lines.append("no new events" + (" (timed out; call again)" if timed_out else ""))
     lines.append(f"next_after={read.cursor}")
     return result(out, "\n".join(lines))
-
-
-_ = MessagesResult  # re-exported result type used by resources
