@@ -104,8 +104,9 @@ class Runtime:
         self.policy = ChannelPolicy.parse(settings.send_channels)
         self.rate = RateLimiter(settings.max_sends_per_minute)
         self.idempotency = IdempotencyCache()
-        self.high_water = 0
-        """The highest message id known to have been seen: where catch-up resumes (ids are global)."""
+        self.high_water: int | None = None
+        """The highest message id known to exist when last in touch: where catch-up resumes (ids are
+        global). ``None`` until a baseline is taken or a message is seen."""
         self._seen_order: collections.deque[int] = collections.deque()
         self._seen: set[int] = set()
 
@@ -167,7 +168,7 @@ class Runtime:
         self._seen_order.append(message_id)
         if len(self._seen_order) > SEEN_WINDOW:
             self._seen.discard(self._seen_order.popleft())
-        self.high_water = max(self.high_water, message_id)
+        self.high_water = max(self.high_water or 0, message_id)
         return True
 
     async def _ingest_message(self, event: MessageEvent, *, caught_up: bool = False) -> None:
@@ -191,15 +192,17 @@ class Runtime:
     async def establish_baseline(self) -> None:
         """Record the newest message id now, so a later catch-up knows where to start."""
         newest = 0
-        for name in await self._member_channels():
+        channels, dms = await self._member_channels()
+        for name in channels + sorted(dms):
             page = await self.client.history(name, limit=1)
             if page and page[-1].id:
                 newest = max(newest, page[-1].id)
-        self.high_water = max(self.high_water, newest)
+        self.high_water = max(self.high_water or 0, newest)
 
-    async def _member_channels(self) -> list[str]:
+    async def _member_channels(self) -> tuple[list[str], set[str]]:
+        """The channels and the DMs this identity is in."""
         channels = [c.name for c in await self.client.channels() if c.member]
-        return channels + [d.channel for d in await self.client.dm_list()]
+        return channels, {d.channel for d in await self.client.dm_list()}
 
     async def catch_up(self) -> None:
         """Buffer, in id order and marked ``caught_up``, the messages posted while events were
@@ -210,17 +213,16 @@ class Runtime:
         says so instead.
         """
         since = self.high_water
-        if since == 0 and self.identity is None:
+        if since is None:
             self.buffer.append("gap", {"reason": "disconnected before the first baseline was taken"})
             return
         missed: list[tuple[str, Any]] = []
         try:
-            channels = await self._member_channels()
-            dms = {d.channel for d in await self.client.dm_list()}
+            channels, dms = await self._member_channels()
         except SharkfinError as exc:
             self.buffer.append("gap", {"after_id": since, "reason": f"could not list channels: {exc}"})
             return
-        for name in channels:
+        for name in channels + sorted(dms):
             after = since
             while True:
                 try:
