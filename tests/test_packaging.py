@@ -668,3 +668,15 @@ def test_dockerfile_build_stage_emulated(tmp_path: Path) -> None:
     assert "sharkfin-mcp" not in pinned and "pytest" not in pinned, "runtime dependencies only"
     requirements = [line for line in exported.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
     assert requirements and all(line.rstrip().endswith("\\") for line in requirements), "every pin has hashes"
+
+
+@pytest.mark.skipif(shutil.which("uvx") is None, reason="uvx is not installed")
+def test_uvx_runs_the_console_script_from_a_checkout() -> None:
+    result = subprocess.run(
+        ["uvx", "--from", str(ROOT), "sharkfin-mcp", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"sharkfin-mcp {__version__}"
