@@ -105,7 +105,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     def tool(annotations: ToolAnnotations) -> Callable[[F], F]:
         def decorate(fn: F) -> F:
             if include(fn.__name__, annotations):
-                mcp.tool(annotations=annotations)(fn)
+                # One plain paragraph: docstring indentation is tokens the model pays for.
+                description = " ".join((fn.__doc__ or "").split())
+                mcp.tool(annotations=annotations, description=description)(fn)
             return fn
 
         return decorate
