@@ -13,7 +13,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..client import SharkfinClient
 from ._buffer import BufferedEvent, Predicate, ReadResult
 from ._results import (
     Done,
@@ -28,6 +27,7 @@ from ._results import (
     result,
 )
 from ._runtime import Runtime
+from ._unread import collect_unread
 
 __all__ = ["CORE_TOOLS", "register_tools"]
 
@@ -182,7 +182,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         rt = _rt(ctx)
         me = (await rt.me()).username
         unread, remaining = await rt.call(
-            lambda c: _collect_unread(c, me, channel, mentions_only, thread_id, limit)
+            lambda c: collect_unread(c, me, channel, mentions_only, thread_id, limit)
         )
         out = UnreadResult(messages=unread, remaining=remaining)
         text = render_messages(unread, "no unread messages")
@@ -475,57 +475,6 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=not own)
         read = await _wait(rt, ctx, _cursor(rt, ctx, None), 100, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
-
-
-async def _collect_unread(
-    client: SharkfinClient,
-    me: str,
-    channel: str | None,
-    mentions_only: bool,
-    thread_id: int | None,
-    limit: int,
-) -> tuple[list[MessageOut], int]:
-    """Unread messages *with ids*, without consuming them.
-
-    The daemon's ``unread_messages`` drops ids and moves the read cursor. Instead: unread in a
-    channel = messages from others newer than the cursor, and ``unread_count`` says how many, so
-    the newest ``unread_count`` messages from others in ``history`` are exactly the unread ones.
-    Counts are read again afterwards and the walk repeated if a message arrived meanwhile.
-    """
-    for _ in range(3):
-        counts = {c.channel: c.unread_count for c in await client.unread_counts()}
-        if channel:
-            counts = {channel: counts.get(channel, 0)}
-        found: list[MessageOut] = []
-        for name, count in counts.items():
-            if count:
-                found.extend(await _newest_from_others(client, name, me, count))
-        if counts == {c.channel: c.unread_count for c in await client.unread_counts() if c.channel in counts}:
-            break
-    if mentions_only:
-        found = [m for m in found if me in (m.mentions or ())]
-    if thread_id is not None:
-        found = [m for m in found if m.thread_id == thread_id]
-    found.sort(key=lambda m: m.id)
-    return found[:limit], max(0, len(found) - limit)
-
-
-async def _newest_from_others(client: SharkfinClient, channel: str, me: str, count: int) -> list[MessageOut]:
-    picked: list[MessageOut] = []
-    before: int | None = None
-    while len(picked) < count:
-        page = await client.history(channel, before=before, limit=100)
-        if not page:
-            break
-        for message in reversed(page):
-            if message.sender != me:
-                picked.append(MessageOut.of(message, channel))
-                if len(picked) == count:
-                    break
-        before = page[0].id
-        if len(page) < 100:
-            break
-    return picked
 
 
 def _matcher(
