@@ -61,6 +61,9 @@ EXTERNAL = ToolAnnotations(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+PROGRESS_EVERY = 5.0
+"""Seconds between progress notifications during a wait (for clients that asked for them)."""
+
 EventType = Literal["message.new", "presence", "capabilities", "connection", "events.dropped", "gap"]
 
 
@@ -511,7 +514,7 @@ async def _wait(
         left = deadline - anyio.current_time()
         if left <= 0:
             break
-        read = await rt.buffer.wait(read.cursor, limit, matches, min(left, 5.0))
+        read = await rt.buffer.wait(read.cursor, limit, matches, min(left, PROGRESS_EVERY))
         dropped += read.dropped
         if not read.events and deadline - anyio.current_time() > 0:
             await ctx.report_progress(seconds - (deadline - anyio.current_time()), seconds, "waiting")
