@@ -36,7 +36,8 @@ log = logging.getLogger("sharkfin_mcp.client")
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # defer_build: validators are built on first use, not at import (start-up is on the clock).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class MessageEvent(_Event):

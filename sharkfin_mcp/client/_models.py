@@ -62,7 +62,8 @@ Metadata = Annotated[Any, BeforeValidator(_decode_metadata)]
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # defer_build: validators are built on first use, not at import (start-up is on the clock).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class User(WireModel):

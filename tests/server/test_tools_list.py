@@ -182,3 +182,12 @@ async def test_prompts(offline_client: Client) -> None:
     assert got.messages and got.messages[0].role == "user"
     content = got.messages[0].content
     assert content.type == "text" and "history(channel='ops'" in content.text
+
+
+def test_the_lean_message_schema_names_every_field_of_the_model() -> None:
+    from sharkfin_mcp.server._results import MESSAGE_ITEM_SCHEMA, MessageOut
+
+    fields = MessageOut.model_json_schema(by_alias=True)
+    assert MESSAGE_ITEM_SCHEMA["required"] == fields["required"]
+    for name in fields["properties"]:
+        assert f"{name} (" in MESSAGE_ITEM_SCHEMA["description"], name
