@@ -10,14 +10,7 @@ import json
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    WithJsonSchema,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..client import Message, MessageEvent
 from ._buffer import BufferedEvent
@@ -27,9 +20,11 @@ __all__ = [
     "EventsResult",
     "HistoryResult",
     "ItemsResult",
-    "MessageOut",
+    "MessageRow",
     "MessagesResult",
     "SendResult",
+    "message_line",
+    "message_row",
     "result",
 ]
 
@@ -38,48 +33,46 @@ class Out(BaseModel):
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
 
-class MessageOut(Out):
-    id: int = Field(description="Message id: reply with thread_id=id, or mark_read up to it")
-    channel: str
-    sender: str = Field(alias="from")
-    body: str
-    sent_at: str | None = None
-    thread_id: int | None = Field(default=None, description="Parent message id, if this is a reply")
-    mentions: list[str] | None = Field(default=None, description="Usernames mentioned (absent if none)")
-    metadata: Any = None
+MessageRow = dict[str, Any]
+"""One message as agents see it: ``id``, ``channel``, ``from``, ``body``, ``sent_at``, and when
+present ``thread_id``, ``mentions``, ``metadata``. Plain dicts rather than models: a history page
+builds up to a hundred per call, and they are already validated by the client's models."""
 
-    @classmethod
-    def of(cls, message: Message | MessageEvent, channel: str | None = None) -> MessageOut:
-        return cls(
-            id=message.id or 0,
-            channel=channel or message.channel or "",
-            sender=message.sender,
-            body=message.body,
-            sent_at=message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ") if message.sent_at else None,
-            thread_id=message.thread_id,
-            mentions=list(message.mentions) or None,
-            metadata=message.metadata,
-        )
 
-    @model_serializer(mode="wrap")
-    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Absent rather than null optional fields: leaner for the agent, and every property
-        sent is one more the client validates against the output schema, per message."""
-        return {k: v for k, v in handler(self).items() if v is not None}
+def message_row(message: Message | MessageEvent, channel: str | None = None) -> MessageRow:
+    row: MessageRow = {
+        "id": message.id or 0,
+        "channel": channel or message.channel or "",
+        "from": message.sender,
+        "body": message.body,
+    }
+    if message.sent_at:
+        row["sent_at"] = message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if message.thread_id:
+        row["thread_id"] = message.thread_id
+    if message.mentions:
+        row["mentions"] = list(message.mentions)
+    if message.metadata is not None:
+        row["metadata"] = message.metadata
+    return row
 
-    def line(self) -> str:
-        thread = f" ↳{self.thread_id}" if self.thread_id else ""
-        meta = f" meta={json.dumps(self.metadata, separators=(',', ':'))}" if self.metadata else ""
-        body = self.body.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        return f"[{self.id}] {self.sent_at or '-'} #{self.channel} {self.sender}{thread}: {body}{meta}"
+
+def message_line(row: MessageRow) -> str:
+    """``[id] time #channel sender ↳thread: body`` on one line, newlines escaped."""
+    thread = f" ↳{row['thread_id']}" if row.get("thread_id") else ""
+    meta = f" meta={json.dumps(row['metadata'], separators=(',', ':'))}" if row.get("metadata") else ""
+    body = str(row.get("body", "")).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    sent_at = row.get("sent_at") or "-"
+    return f"[{row.get('id')}] {sent_at} #{row.get('channel')} {row.get('from')}{thread}: {body}{meta}"
 
 
 MESSAGE_ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "channel", "from", "body"],
-    "description": "A message: id (integer), channel (string), from (string), body (string), "
-    "sent_at (RFC 3339 UTC string), thread_id (integer), mentions (array of usernames), "
-    "metadata (any JSON); optional fields are absent when empty.",
+    "description": "A message: id (integer; reply with thread_id=id, or mark_read up to it), channel "
+    "(string), from (string), body (string), sent_at (RFC 3339 UTC string), thread_id (integer, the "
+    "parent of a reply), mentions (array of usernames), metadata (any JSON); optional fields are "
+    "absent when empty.",
 }
 """A lean schema for one message: its required fields, and the rest named in the description.
 
@@ -87,11 +80,11 @@ MCP clients validate every structured result against the output schema, and with
 schema that was the largest single cost of a history call (about 0.9 ms of client CPU for 20
 messages with the Python SDK's jsonschema, more than the server's own work). The fields are few and
 stable, so they are documented here instead of checked one by one; a test keeps this in step with
-:class:`MessageOut`.
+:func:`message_row`.
 """
 
 
-Messages = Annotated[list[MessageOut], WithJsonSchema({"type": "array", "items": MESSAGE_ITEM_SCHEMA})]
+Messages = Annotated[list[MessageRow], WithJsonSchema({"type": "array", "items": MESSAGE_ITEM_SCHEMA})]
 
 
 class MessagesResult(Out):
@@ -147,8 +140,7 @@ class EventOut(Out):
     def line(self) -> str:
         d = self.data
         if self.type == "message.new":
-            msg = MessageOut.model_validate({**d, "sent_at": d.get("sent_at")})
-            return f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{msg.line()}"
+            return f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{message_line(d)}"
         return f"#{self.seq} {self.type} {json.dumps(d, separators=(',', ':'))}"
 
 
@@ -166,5 +158,5 @@ def result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def render_messages(messages: list[MessageOut], empty: str = "no messages") -> str:
-    return "\n".join(m.line() for m in messages) if messages else empty
+def render_messages(messages: list[MessageRow], empty: str = "no messages") -> str:
+    return "\n".join(message_line(m) for m in messages) if messages else empty

@@ -20,9 +20,9 @@ from ._results import (
     EventsResult,
     HistoryResult,
     ItemsResult,
-    MessageOut,
     SendResult,
     UnreadResult,
+    message_row,
     render_messages,
     result,
 )
@@ -165,9 +165,11 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         found = await rt.call(
             lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
         )
-        messages = [MessageOut.of(m, channel) for m in found]
+        messages = [message_row(m, channel) for m in found]
         more = len(messages) == limit and after is None
-        out = HistoryResult(channel=channel, messages=messages, next_before=messages[0].id if more else None)
+        out = HistoryResult(
+            channel=channel, messages=messages, next_before=messages[0]["id"] if more else None
+        )
         tail = f"\n(more: before={out.next_before})" if out.next_before else ""
         return result(out, render_messages(messages) + tail)
 

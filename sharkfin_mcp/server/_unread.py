@@ -14,7 +14,7 @@ toward skipping an unread one, which a following ``mark_read`` would then lose.
 from __future__ import annotations
 
 from ..client import SharkfinClient
-from ._results import MessageOut
+from ._results import MessageRow, message_row
 
 __all__ = ["collect_unread"]
 
@@ -29,14 +29,14 @@ async def collect_unread(
     mentions_only: bool,
     thread_id: int | None,
     limit: int,
-) -> tuple[list[MessageOut], int]:
+) -> tuple[list[MessageRow], int]:
     """The oldest ``limit`` matching unread messages, oldest first, and how many more there are."""
 
     async def counts() -> dict[str, int]:
         found = {c.channel: c.unread_count for c in await client.unread_counts() if c.unread_count}
         return {channel: found.get(channel, 0)} if channel else found
 
-    snapshot: dict[str, list[MessageOut]] = {}
+    snapshot: dict[str, list[MessageRow]] = {}
     for _ in range(ATTEMPTS):
         before = await counts()
         snapshot = {name: await _newest_from_others(client, name, me, n) for name, n in before.items() if n}
@@ -46,29 +46,29 @@ async def collect_unread(
     for name, wanted in after.items():
         have = snapshot.setdefault(name, [])
         if 0 < len(have) < wanted:  # older pages are unaffected by arrivals
-            have += await _newest_from_others(client, name, me, wanted - len(have), before=have[-1].id)
+            have += await _newest_from_others(client, name, me, wanted - len(have), before=have[-1]["id"])
         elif not have and wanted:
             have += await _newest_from_others(client, name, me, wanted)
         del have[wanted:]
-    found = [m for messages in snapshot.values() for m in messages if m.channel in after]
+    found = [m for messages in snapshot.values() for m in messages if m["channel"] in after]
     if mentions_only:
-        found = [m for m in found if me in (m.mentions or ())]
+        found = [m for m in found if me in m.get("mentions", ())]
     if thread_id is not None:
-        found = [m for m in found if m.thread_id == thread_id]
-    found.sort(key=lambda m: m.id)
+        found = [m for m in found if m.get("thread_id") == thread_id]
+    found.sort(key=lambda m: int(m["id"]))
     return found[:limit], max(0, len(found) - limit)
 
 
 async def _newest_from_others(
     client: SharkfinClient, channel: str, me: str, count: int, *, before: int | None = None
-) -> list[MessageOut]:
+) -> list[MessageRow]:
     """Up to ``count`` messages not sent by ``me``, newest first, older than ``before``."""
-    picked: list[MessageOut] = []
+    picked: list[MessageRow] = []
     while len(picked) < count:
         page = await client.history(channel, before=before, limit=PAGE)
         for message in reversed(page):
             if message.sender != me:
-                picked.append(MessageOut.of(message, channel))
+                picked.append(message_row(message, channel))
                 if len(picked) == count:
                     break
         if len(page) < PAGE or not page[0].id:

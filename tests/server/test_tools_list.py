@@ -184,10 +184,19 @@ async def test_prompts(offline_client: Client) -> None:
     assert content.type == "text" and "history(channel='ops'" in content.text
 
 
-def test_the_lean_message_schema_names_every_field_of_the_model() -> None:
-    from sharkfin_mcp.server._results import MESSAGE_ITEM_SCHEMA, MessageOut
+def test_the_lean_message_schema_names_every_field_of_a_message() -> None:
+    from datetime import UTC, datetime
 
-    fields = MessageOut.model_json_schema(by_alias=True)
-    assert MESSAGE_ITEM_SCHEMA["required"] == fields["required"]
-    for name in fields["properties"]:
+    from sharkfin_mcp.client import Message
+    from sharkfin_mcp.server._results import MESSAGE_ITEM_SCHEMA, message_line, message_row
+
+    full = Message(
+        id=7, sender="bob", body="a\nb", sent_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        thread_id=3, mentions=["agent"], metadata={"k": 1},
+    )  # fmt: skip
+    row = message_row(full, "general")
+    assert list(row) == ["id", "channel", "from", "body", "sent_at", "thread_id", "mentions", "metadata"]
+    for name in row:
         assert f"{name} (" in MESSAGE_ITEM_SCHEMA["description"], name
+    assert set(MESSAGE_ITEM_SCHEMA["required"]) == set(message_row(Message(id=1, sender="b"), "g"))
+    assert message_line(row) == '[7] 2026-01-02T03:04:05Z #general bob ↳3: a\\nb meta={"k":1}'
