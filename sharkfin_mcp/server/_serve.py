@@ -84,14 +84,14 @@ def _http_server(mcp: Any, settings: Settings) -> Any:
 
 
 class BearerTokenGate:
-    """Requires ``Authorization: Bearer <token>`` on every HTTP request (health checks aside)."""
+    """Requires ``Authorization: Bearer <token>`` on every HTTP request (probes use plain TCP)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") == "/healthz":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         import hmac
