@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sandbox",
         action="store_true",
+        default=None,
         help="start an embedded sandbox daemon with demo identities and act as one of them",
     )
     parser.add_argument(
@@ -110,24 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import ConfigError, Settings
 
     try:
-        settings = Settings.from_env(
-            url=args.url,
-            api_key_file=args.api_key_file,
-            sandbox=args.sandbox or None,
-            sandbox_identity=args.sandbox_identity,
-            presence=args.presence,
-            event_buffer=args.event_buffer,
-            request_timeout=args.request_timeout,
-            log_level=args.log_level,
-            read_only=args.read_only,
-            tool_profile=args.tool_profile,
-            send_channels=args.send_channels,
-            max_sends_per_minute=args.max_sends_per_minute,
-            allow_insecure=args.allow_insecure,
-            transport=args.transport,
-            host=args.host,
-            port=args.port,
-        )
+        # Every flag's dest is a Settings field (or api_key_file); unset flags are None.
+        settings = Settings.from_env(**vars(args))
     except ConfigError as exc:
         print(f"sharkfin-mcp: {exc}", file=sys.stderr)
         return 2
