@@ -56,6 +56,7 @@ from ._models import (
     User,
     Webhook,
 )
+from ._notifications import FeedConnected, Notification, notification_feed
 from ._presence import PresenceKeeper
 from ._rest import RESTClient
 from ._urls import is_loopback_host, is_loopback_url, rest_base_url, ws_url
@@ -76,6 +77,7 @@ __all__ = [
     "Event",
     "EventsDropped",
     "ExponentialBackoff",
+    "FeedConnected",
     "InvalidMetadata",
     "MalformedReply",
     "MentionGroup",
@@ -83,6 +85,7 @@ __all__ = [
     "MessageEvent",
     "NotConnected",
     "NotFound",
+    "Notification",
     "PermissionDenied",
     "PresenceEvent",
     "PresenceKeeper",
@@ -101,6 +104,7 @@ __all__ = [
     "Webhook",
     "is_loopback_host",
     "is_loopback_url",
+    "notification_feed",
     "rest_base_url",
     "ws_url",
 ]

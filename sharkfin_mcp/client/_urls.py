@@ -9,7 +9,14 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_loopback_host", "is_loopback_url", "presence_url", "rest_base_url", "ws_url"]
+__all__ = [
+    "is_loopback_host",
+    "is_loopback_url",
+    "notifications_url",
+    "presence_url",
+    "rest_base_url",
+    "ws_url",
+]
 
 _TO_HTTP = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 _TO_WS = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
@@ -43,6 +50,12 @@ def presence_url(url: str) -> str:
     """The ``/presence`` socket next to the REST base."""
     scheme, netloc, path, _ = _split(rest_base_url(url))
     return urlunsplit((_TO_WS[scheme], netloc, path + "/presence", "", ""))
+
+
+def notifications_url(url: str) -> str:
+    """The ``/notifications/subscribe`` socket next to the REST base (PROTOCOL.md §9)."""
+    scheme, netloc, path, _ = _split(rest_base_url(url))
+    return urlunsplit((_TO_WS[scheme], netloc, path + "/notifications/subscribe", "", ""))
 
 
 def is_loopback_host(host: str) -> bool:

@@ -32,15 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=_identity,
         metavar="KEY=USERNAME[:TYPE]",
-        help="accept API key KEY for USERNAME (type user|agent|service); repeatable; "
-        "the first one becomes admin. Default: the demo identities.",
+        help="accept API key KEY for USERNAME (type user|agent|service); repeatable. As on the real "
+        "daemon, an identity exists once it first connects, and the first to connect becomes admin. "
+        "Default: the demo identities, created at start (agent is admin).",
     )
     parser.add_argument("--presence-timeout", type=float, default=20.0)
     return parser
 
 
-async def _run(identities: tuple[Identity, ...], host: str, port: int, presence_timeout: float) -> None:
-    async with Sandbox(identities, host=host, port=port, presence_timeout=presence_timeout) as sandbox:
+async def _run(
+    identities: tuple[Identity, ...], host: str, port: int, presence_timeout: float, provision: bool
+) -> None:
+    async with Sandbox(
+        identities, host=host, port=port, presence_timeout=presence_timeout, provision=provision
+    ) as sandbox:
         print(f"sharkfin sandbox listening on {sandbox.http_url} (ws: {sandbox.ws_url})", file=sys.stderr)
         for identity in identities:
             print(f"  {identity.username} ({identity.type}): {identity.key}", file=sys.stderr)
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     identities = tuple(args.keys) if args.keys else DEMO_IDENTITIES
     try:
-        anyio.run(_run, identities, args.host, args.port, args.presence_timeout)
+        anyio.run(_run, identities, args.host, args.port, args.presence_timeout, not args.keys)
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

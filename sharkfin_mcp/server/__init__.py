@@ -14,6 +14,7 @@ from ._config import DEFAULT_URL, ConfigError, Settings
 from ._prompts import INSTRUCTIONS, register_prompts
 from ._resources import RuntimeRef, register_resources
 from ._runtime import QuietBus, Runtime, open_runtime
+from ._sessions import on_handshake
 from ._tools import CORE_TOOLS, register_tools
 
 __all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
@@ -48,6 +49,7 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
             return False
         return settings.tool_profile == "all" or name in CORE_TOOLS
 
+    on_handshake(mcp, lambda runtime, session: runtime.readers.opened(session))
     register_tools(mcp, include)
     register_resources(mcp, ref)
     register_prompts(mcp)

@@ -149,6 +149,7 @@ class EventsResult(Out):
     next_after: int = Field(description="Pass as after= on the next poll/wait to continue from here")
     dropped: int = Field(description="Events that left the buffer before you read them (0 = none lost)")
     timed_out: bool = False
+    hint: str | None = Field(default=None, description="What to do next, when you must do something")
 
 
 def result(model: BaseModel, text: str) -> CallToolResult:

@@ -4,7 +4,6 @@ the network at import time and ``initialize`` never waits for the daemon."""
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import threading
@@ -23,16 +22,20 @@ from ..client import (
     Event,
     EventsDropped,
     ExponentialBackoff,
+    FeedConnected,
     MessageEvent,
     PresenceEvent,
     PresenceKeeper,
     ReconnectEvent,
     SharkfinClient,
     SharkfinError,
+    notification_feed,
 )
 from ._buffer import EventBuffer
 from ._config import Settings
 from ._errors import connection_problem, tool_error
+from ._inbox import Inbox
+from ._readers import Readers
 from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
 from ._sessions import ConnectionTable
 
@@ -42,9 +45,6 @@ log = logging.getLogger("sharkfin_mcp.server")
 T = TypeVar("T")
 
 UNREAD_URI = "sharkfin://unread"
-SEEN_WINDOW = 4096
-"""Recent message ids remembered to drop duplicates where a live push and a catch-up meet; they
-meet only at the newest ids, so a fixed window keeps memory flat however many messages pass."""
 RUNTIME_CLOSED = threading.Event()
 """Set once a runtime has closed its daemon sockets: a shutting-down process may then exit."""
 
@@ -98,17 +98,12 @@ class Runtime:
         self.legacy_subscribers: dict[str, ConnectionTable[ServerSession]] = {}
         """Handshake-era ``resources/subscribe``: per URI, a session of each subscribed connection
         (a stored session keeps working after its request ends)."""
-        self.cursors: ConnectionTable[int] = ConnectionTable()
-        """Where each connection's previous poll or wait left off."""
+        self.readers = Readers(self.buffer, shared_transport=settings.transport == "http")
         self.refusal = settings.cleartext_refusal()
         self.policy = ChannelPolicy.parse(settings.send_channels)
         self.rate = RateLimiter(settings.max_sends_per_minute)
         self.idempotency = IdempotencyCache()
-        self.high_water: int | None = None
-        """The highest message id known to exist when last in touch: where catch-up resumes (ids are
-        global). ``None`` until a baseline is taken or a message is seen."""
-        self._seen_order: collections.deque[int] = collections.deque()
-        self._seen: set[int] = set()
+        self.inbox = Inbox(client, self.buffer, whoami=self._username, changed=self._message_arrived)
 
     # -- calling the daemon ----------------------------------------------------------------
 
@@ -146,105 +141,40 @@ class Runtime:
 
     async def ingest(self, event: Event) -> None:
         if isinstance(event, MessageEvent):
-            await self._ingest_message(event)
+            await self.inbox.pushed(event)
         elif isinstance(event, PresenceEvent | CapabilitiesEvent):
             self.buffer.append(event.type, event.model_dump(mode="json", exclude={"type"}))
         elif isinstance(event, DisconnectEvent):
             self.buffer.append("connection", {"state": "disconnected", "reason": event.reason})
         elif isinstance(event, ReconnectEvent):
             self.buffer.append("connection", {"state": "reconnected", "attempts": event.attempts})
-            await self.catch_up()
+            await self.inbox.resync()
         elif isinstance(event, EventsDropped):
             self.buffer.append("events.dropped", {"count": event.count})
-            await self.catch_up()
+            await self.inbox.resync()
         else:
             self.buffer.append(event.type, {"data": getattr(event, "data", None)})
 
-    def _first_sighting(self, message_id: int) -> bool:
-        """False for a message already buffered (live and caught-up copies meet here)."""
-        if message_id in self._seen:
-            return False
-        self._seen.add(message_id)
-        self._seen_order.append(message_id)
-        if len(self._seen_order) > SEEN_WINDOW:
-            self._seen.discard(self._seen_order.popleft())
-        self.high_water = max(self.high_water or 0, message_id)
-        return True
-
-    async def _ingest_message(self, event: MessageEvent, *, caught_up: bool = False) -> None:
-        if not self._first_sighting(event.id):
-            return
-        me = self.identity.username if self.identity else None
-        if me is None:
-            with contextlib.suppress(ToolError):
-                me = (await self.me()).username
-        data = event.model_dump(mode="json", by_alias=True, exclude={"type"}, exclude_none=True)
-        self.buffer.append(
-            "message.new",
-            data,
-            channel=event.channel,
-            from_self=event.sender == me,
-            mentions_me=me is not None and me in event.mentions,
-            caught_up=caught_up,
-        )
-        await self.resources_updated(UNREAD_URI, history_uri(event.channel))
-
-    async def establish_baseline(self) -> None:
-        """Record the newest message id now, so a later catch-up knows where to start."""
-        newest = 0
-        channels, dms = await self._member_channels()
-        for name in channels + sorted(dms):
-            page = await self.client.history(name, limit=1)
-            if page and page[-1].id:
-                newest = max(newest, page[-1].id)
-        self.high_water = max(self.high_water or 0, newest)
-
-    async def _member_channels(self) -> tuple[list[str], set[str]]:
-        """The channels and the DMs this identity is in."""
-        channels = [c.name for c in await self.client.channels() if c.member]
-        return channels, {d.channel for d in await self.client.dm_list()}
-
-    async def catch_up(self) -> None:
-        """Buffer, in id order and marked ``caught_up``, the messages posted while events were
-        not arriving (a disconnect or an overflow), so an agent polling the buffer loses none.
-
-        Message ids are global and increasing, so everything newer than ``high_water`` in every
-        member channel is exactly what was missed. Where that cannot be read, a ``gap`` entry
-        says so instead.
-        """
-        since = self.high_water
-        if since is None:
-            self.buffer.append("gap", {"reason": "disconnected before the first baseline was taken"})
-            return
-        missed: list[tuple[str, Any]] = []
+    async def pump_notices(self) -> None:
+        """Follow ``/notifications/subscribe``, the only feed that carries REST-posted messages."""
         try:
-            channels, dms = await self._member_channels()
-        except SharkfinError as exc:
-            self.buffer.append("gap", {"after_id": since, "reason": f"could not list channels: {exc}"})
-            return
-        for name in channels + sorted(dms):
-            after = since
-            while True:
+            async for item in notification_feed(self.settings.url, api_key=self.settings.api_key):
                 try:
-                    page = await self.client.history(name, after=after, limit=100)
+                    if isinstance(item, FeedConnected):
+                        if item.attempt:
+                            await self.inbox.resync()
+                    else:
+                        await self.inbox.noticed(item)
                 except SharkfinError as exc:
-                    self.buffer.append("gap", {"channel": name, "after_id": after, "reason": str(exc)})
-                    break
-                missed.extend((name, m) for m in page)
-                if len(page) < 100 or not page[-1].id:
-                    break
-                after = page[-1].id
-        for name, message in sorted(missed, key=lambda item: item[1].id or 0):
-            event = MessageEvent.model_validate(
-                {
-                    **message.model_dump(by_alias=True, exclude_none=True),
-                    "channel": name,
-                    "channel_type": "dm" if name in dms else "channel",
-                }
-            )
-            await self._ingest_message(event, caught_up=True)
-        if missed:
-            log.info("caught up %d message(s) missed since id %d", len(missed), since)
+                    log.debug("could not follow a notice: %s", exc)
+        except Exception as exc:  # a rejected key ends the feed; /ws reports the key problem itself
+            log.debug("notification feed stopped: %s", exc)
+
+    def _username(self) -> str | None:
+        return self.identity.username if self.identity else None
+
+    async def _message_arrived(self, channel: str) -> None:
+        await self.resources_updated(UNREAD_URI, history_uri(channel))
 
     async def send(
         self,
@@ -338,7 +268,10 @@ async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> Asyn
             runtime.presence.start()
             stack.push_async_callback(runtime.presence.close)
         async with anyio.create_task_group() as tasks:
+            runtime.inbox.start(tasks)
             tasks.start_soon(runtime.pump_events)
+            if not runtime.refusal:
+                tasks.start_soon(runtime.pump_notices)
             tasks.start_soon(_learn_identity, runtime)
             try:
                 yield runtime
@@ -354,8 +287,12 @@ async def _learn_identity(runtime: Runtime) -> None:
                 await runtime.me()
         if runtime.identity is None:
             await anyio.sleep(1.0)
-    with contextlib.suppress(SharkfinError):
-        await runtime.establish_baseline()
+    while runtime.inbox.floor is None:
+        try:
+            await runtime.inbox.take_floor()
+        except SharkfinError as exc:
+            log.debug("could not take the message floor yet: %s", exc)
+            await anyio.sleep(1.0)
 
 
 @contextlib.asynccontextmanager

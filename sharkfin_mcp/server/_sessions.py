@@ -11,11 +11,14 @@ an explicit cursor.
 from __future__ import annotations
 
 import collections
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.types import NotificationParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-__all__ = ["PROCESS", "ConnectionTable", "connection_key"]
+__all__ = ["PROCESS", "ConnectionTable", "connection_key", "on_handshake"]
 
 PROCESS = "process"
 V = TypeVar("V")
@@ -29,6 +32,23 @@ def connection_key(session: Any) -> object:
     return session_id or id(connection)
 
 
+def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], Awaitable[None] | None]) -> None:
+    """Call ``callback(lifespan_context, session)`` when a handshake-era client sends
+    ``notifications/initialized``: the moment its session begins (modern-era requests have none).
+
+    ``MCPServer`` offers no public hook for client notifications in mcp 2.3, so this registers on
+    its low-level server (a private attribute, like ``resources/subscribe`` does).
+    """
+
+    async def initialized(ctx: ServerRequestContext[Any], params: NotificationParams) -> None:
+        outcome = callback(ctx.lifespan_context, ctx.session)
+        if outcome is not None:
+            await outcome
+
+    low = mcp._lowlevel_server
+    low.add_notification_handler("notifications/initialized", NotificationParams, initialized)
+
+
 class ConnectionTable(Generic[V]):
     """A per-connection value with a bound on how many connections are remembered, so that an
     HTTP server seeing thousands of short sessions does not grow without limit."""
@@ -37,7 +57,7 @@ class ConnectionTable(Generic[V]):
         self._values: collections.OrderedDict[object, V] = collections.OrderedDict()
         self._limit = limit
 
-    def get(self, session: Any, default: V) -> V:
+    def get(self, session: Any, default: V | None = None) -> V | None:
         return self._values.get(connection_key(session), default)
 
     def set(self, session: Any, value: V) -> None:

@@ -11,7 +11,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ._buffer import BufferedEvent, Predicate, ReadResult
 from ._results import (
@@ -31,12 +31,37 @@ from ._unread import collect_unread
 
 __all__ = ["CORE_TOOLS", "register_tools"]
 
-Channel = Annotated[str, Field(min_length=1, max_length=200, description="Channel name, e.g. general")]
-Username = Annotated[str, Field(min_length=1, max_length=200, description="Sharkfin username")]
-Slug = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[a-zA-Z0-9_-]+$", description="Group slug (@slug)")
+def _without(prefix: str) -> BeforeValidator:
+    """Agents write channels as ``#general`` and people as ``@alice`` (our own text output does):
+    accept those as the bare names."""
+    return BeforeValidator(lambda v: v[1:] if isinstance(v, str) and v.startswith(prefix) else v)
+
+
+Channel = Annotated[
+    str,
+    _without("#"),
+    Field(min_length=1, max_length=200, description="Channel name, e.g. general or #general"),
 ]
-MessageId = Annotated[int, Field(ge=1, description="A message id")]
+ChannelFilter = Annotated[
+    str | None,
+    _without("#"),
+    Field(max_length=200, description="Only this channel (a name you are a member of)"),
+]
+Username = Annotated[
+    str,
+    _without("@"),
+    Field(min_length=1, max_length=200, description="Sharkfin username, e.g. alice or @alice"),
+]
+Slug = Annotated[
+    str,
+    _without("@"),
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[a-zA-Z0-9_-]+$",
+        description="Group slug, e.g. backend or @backend",
+    ),
+]
 Body = Annotated[str, Field(max_length=32_000, description="Message text; @username mentions a user")]
 
 READ = ToolAnnotations(
@@ -65,6 +90,13 @@ PROGRESS_EVERY = 5.0
 """Seconds between progress notifications during a wait (for clients that asked for them)."""
 
 EventType = Literal["message.new", "presence", "capabilities", "connection", "events.dropped", "gap"]
+After = Annotated[
+    int | None,
+    Field(ge=0, description="Cursor: next_after from your last call (0 = oldest buffered); default: "
+          "everything you have not been given yet"),
+]
+Timeout = Annotated[float, Field(ge=0, le=50, description="Seconds to wait, at most 50")]
+Types = Annotated[list[EventType] | None, Field(description="Only these event types")]
 
 
 def _rt(ctx: Context) -> Runtime:
@@ -176,7 +208,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     @tool(READ)
     async def unread_messages(
         ctx: Context,
-        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        channel: ChannelFilter = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         thread_id: Annotated[int | None, Field(ge=1, description="Only replies to this message")] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="At most this many (oldest first)")] = 50,
@@ -427,65 +459,77 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     @tool(CURSOR)
     async def poll_events(
         ctx: Context,
-        after: Annotated[
-            int | None, Field(ge=0, description="Cursor (next_after from the last call); default: yours")
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=500)] = 100,
-        types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
-        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        after: After = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many events (1-500)")] = 100,
+        types: Types = None,
+        channel: ChannelFilter = None,
         exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
     ) -> Annotated[CallToolResult, EventsResult]:
-        """Return buffered events after a cursor without waiting: new messages (message.new),
-        presence, capabilities, and connection changes. Pass next_after back as after; without
-        after, continues from where your previous poll or wait left off. Says how many were
-        dropped if the buffer overflowed."""
+        """Return buffered events without waiting: new messages (message.new), presence,
+        capabilities, connection changes. Without after, returns what you have not been given yet
+        (filters and limit never skip anything for later calls); with after=next_after, continues
+        that query. Says how many were dropped if the buffer overflowed."""
         rt = _rt(ctx)
-        start = _cursor(rt, ctx, after)
-        matches = _matcher(types, channel, mentions_only=False, others_only=exclude_own)
-        read = rt.buffer.read(start, limit, matches)
-        return _events_result(rt, ctx, read, timed_out=False)
+        matches = await _matcher(rt, types, channel, mentions_only=False, others_only=exclude_own)
+        return await _events(rt, ctx, after, limit, matches, wait=None)
 
     @tool(CURSOR)
     async def wait_for_events(
         ctx: Context,
-        after: Annotated[int | None, Field(ge=0, description="Cursor; default: where you left off")] = None,
-        timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,
-        types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
-        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        after: After = None,
+        timeout_seconds: Timeout = 25,
+        types: Types = None,
+        channel: ChannelFilter = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
-        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many events (1-500)")] = 100,
     ) -> Annotated[CallToolResult, EventsResult]:
-        """Wait until a matching event exists after the cursor, then return it at once; after
-        timeout_seconds return an empty result (timed_out=true): just call again. Other tool calls
+        """Wait until a matching event exists, then return at once; after timeout_seconds return
+        an empty result (timed_out=true): call again. Cursor as in poll_events. Other tool calls
         keep working while this waits."""
         rt = _rt(ctx)
-        matches = _matcher(types, channel, mentions_only=mentions_only, others_only=exclude_own)
-        read = await _wait(rt, ctx, _cursor(rt, ctx, after), limit, matches, timeout_seconds)
-        return _events_result(rt, ctx, read, timed_out=not read.events)
+        matches = await _matcher(rt, types, channel, mentions_only=mentions_only, others_only=exclude_own)
+        return await _events(rt, ctx, after, limit, matches, wait=timeout_seconds)
 
     @tool(CURSOR)
     async def wait_for_messages(
         ctx: Context,
-        timeout_seconds: Annotated[float, Field(ge=0, le=50, description="Give up after this (≤50)")] = 25,
-        channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
+        after: After = None,
+        timeout_seconds: Timeout = 25,
+        channel: ChannelFilter = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many messages (1-500)")] = 100,
     ) -> Annotated[CallToolResult, EventsResult]:
-        """Wait for new messages from others (yours are skipped unless the operator set
-        SHARKFIN_EXCLUDE_OWN=false), returning as soon as any arrive
-        since your last poll/wait, or empty after timeout_seconds: then call again. Does not mark
-        anything read."""
+        """Wait for new messages from others (however they were posted), returning as soon as any
+        arrive, or empty after timeout_seconds: then call again, passing next_after as after.
+        What a filter or the limit leaves out stays for your next call. Does not mark anything
+        read."""
         rt = _rt(ctx)
         own = not rt.settings.exclude_own_messages
-        matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=not own)
-        read = await _wait(rt, ctx, _cursor(rt, ctx, None), 100, matches, timeout_seconds)
-        return _events_result(rt, ctx, read, timed_out=not read.events)
+        matches = await _matcher(
+            rt, ["message.new"], channel, mentions_only=mentions_only, others_only=not own
+        )
+        return await _events(rt, ctx, after, limit, matches, wait=timeout_seconds)
 
 
-def _matcher(
-    types: list[EventType] | list[str] | None, channel: str | None, *, mentions_only: bool, others_only: bool
+async def _matcher(
+    rt: Runtime,
+    types: list[EventType] | list[str] | None,
+    channel: str | None,
+    *,
+    mentions_only: bool,
+    others_only: bool,
 ) -> Predicate:
+    """The filter of one call; an unknown channel is refused rather than waited on for ever."""
     wanted = set(types) if types else None
+    if channel is not None and channel not in rt.inbox.marks:
+        known = await rt.call(lambda c: c.channels())
+        dms = await rt.call(lambda c: c.dm_list())
+        if channel not in {c.name for c in known} | {d.channel for d in dms}:
+            raise ToolError(
+                f"unknown channel in the channel filter: {channel!r}; leave channel out to get "
+                "every channel, or use a name from channel_list or dm_list"
+            )
 
     def matches(event: BufferedEvent) -> bool:
         if wanted is not None and event.type not in wanted:
@@ -499,10 +543,32 @@ def _matcher(
     return matches
 
 
-def _cursor(rt: Runtime, ctx: Context, after: int | None) -> int:
+async def _events(
+    rt: Runtime, ctx: Context, after: int | None, limit: int, matches: Predicate, *, wait: float | None
+) -> CallToolResult:
+    """One poll or wait: from ``after`` when given, else as this client's reader (see _readers)."""
+    reader = rt.readers.reader(ctx.session)
     if after is not None:
-        return after
-    return rt.cursors.get(ctx.session, 0)
+        start = after
+    elif reader is not None:
+        start, matches = reader.cursor, reader.unseen(matches)
+    else:
+        start = rt.buffer.last_seq
+    if wait is None:
+        read = rt.buffer.read(start, limit, matches)
+    else:
+        read = await _wait(rt, ctx, start, limit, matches, wait)
+    # What an explicit cursor returned counts as given too: the client's next call without one
+    # does not repeat it.
+    taken = reader.take(read.events, rt.buffer) if reader is not None else 0
+    dropped = read.dropped if after is not None else taken
+    hint = None
+    if after is None and reader is None:
+        hint = "this request has no session: pass after=next_after on the next call to continue"
+    elif wait is not None and not read.events:
+        hint = "timed out with nothing new: call again"
+    timed_out = wait is not None and not read.events
+    return _events_result(ReadResult(read.events, read.cursor, dropped), timed_out=timed_out, hint=hint)
 
 
 async def _wait(
@@ -523,10 +589,11 @@ async def _wait(
     return ReadResult(events=read.events, cursor=read.cursor, dropped=dropped)
 
 
-def _events_result(rt: Runtime, ctx: Context, read: ReadResult, *, timed_out: bool) -> CallToolResult:
-    rt.cursors.set(ctx.session, read.cursor)
+def _events_result(read: ReadResult, *, timed_out: bool, hint: str | None) -> CallToolResult:
     events = [EventOut.of(e) for e in read.events]
-    out = EventsResult(events=events, next_after=read.cursor, dropped=read.dropped, timed_out=timed_out)
+    out = EventsResult(
+        events=events, next_after=read.cursor, dropped=read.dropped, timed_out=timed_out, hint=hint
+    )
     lines = [e.line() for e in events]
     if read.dropped:
         lines.insert(0, f"({read.dropped} events were dropped from the buffer before you read them)")

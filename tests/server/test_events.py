@@ -12,7 +12,7 @@ from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
 
-from .conftest import ConnectMCP, call_ok, text_of
+from .conftest import ConnectMCP, call_err, call_ok, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +53,8 @@ async def test_poll_cursor_then_nothing_new(mcp: Client, alice: SharkfinClient) 
     # types and channel filters
     only_presence = await structured(mcp, "poll_events", {"after": 0, "types": ["presence"]})
     assert all(e["type"] == "presence" for e in only_presence["events"])
-    assert (await structured(mcp, "poll_events", {"after": 0, "channel": "elsewhere"}))["events"] == []
+    refused = await call_err(mcp, "poll_events", {"after": 0, "channel": "elsewhere"})
+    assert "unknown channel" in refused and "'elsewhere'" in refused
 
 
 async def test_poll_without_after_continues_from_the_session_cursor(
