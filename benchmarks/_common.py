@@ -19,7 +19,12 @@ from mcp import StdioServerParameters
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-KEYS = {"agent": "demo-agent-key", "alice": "demo-alice-key", "bob": "demo-bob-key"}
+KEYS = {
+    "agent": "demo-agent-key",
+    "alice": "demo-alice-key",
+    "bob": "demo-bob-key",
+    "flow-bot": "demo-flow-bot-key",
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -43,6 +48,7 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
         "p90_ms": quantile(ms, 0.9),
         "p99_ms": quantile(ms, 0.99),
         "min_ms": min(ms) if ms else float("nan"),
+        "max_ms": max(ms) if ms else float("nan"),
     }
 
 

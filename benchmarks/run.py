@@ -29,14 +29,15 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`
 
 import anyio
 
-from benchmarks import concurrency, ingestion, latency, memory, startup
+from benchmarks import concurrency, delivery, ingestion, latency, memory, startup
 from benchmarks._common import ROOT
 
-SECTIONS = ("latency", "concurrency", "ingestion", "startup", "memory")
+SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "startup", "memory")
 FULL = {
     "latency": {"calls": 500, "warmup": 30},
     "concurrency": {"levels": [1, 8, 32, 64], "calls": 1000, "warmup": 30},
     "ingestion": {"events": 20_000, "in_process_events": 20_000},
+    "delivery": {"posts": 50},
     "startup": {"spawns": 20, "import_runs": 5},
     "memory": {"capacity": None, "rounds": 5},
 }
@@ -44,6 +45,7 @@ QUICK = {
     "latency": {"calls": 20, "warmup": 3},
     "concurrency": {"levels": [1, 8, 32, 64], "calls": 64, "warmup": 3},
     "ingestion": {"events": 500, "in_process_events": 2000},
+    "delivery": {"posts": 5},
     "startup": {"spawns": 3, "import_runs": 1},
     "memory": {"capacity": 100, "rounds": 3},
 }
@@ -56,6 +58,8 @@ def _run_section(name: str, params: dict[str, Any]) -> dict[str, Any]:
         return anyio.run(lambda: concurrency.run(params["levels"], params["calls"], params["warmup"]))
     if name == "ingestion":
         return anyio.run(lambda: ingestion.run(params["events"], params["in_process_events"]))
+    if name == "delivery":
+        return anyio.run(lambda: delivery.run(params["posts"]))
     if name == "startup":
         return startup.run(params["spawns"], params["import_runs"])
     if name == "memory":
@@ -141,6 +145,21 @@ def render(results: dict[str, Any]) -> str:
             f"decode+parse+ingest {p['decode_parse_ingest_per_s']:.0f}/s"
         )
         add(f"   bottleneck: {r['bottleneck']}")
+    if "delivery" in s:
+        r = s["delivery"]
+        add("")
+        add(f"6. Post-to-wake: a pending wait_for_messages returns it ({r['posts']} posts per path, ms)")
+        add(f"   {'path':<34} {'median':>8} {'max':>8}")
+        for key, label in (
+            ("raw_rest_notice", "REST post -> raw /notifications"),
+            ("rest_post_to_wake", "REST post -> wait returns"),
+            ("ws_post_to_wake", "WS post -> wait returns"),
+        ):
+            add(f"   {label:<34} {r[key]['median_ms']:8.2f} {r[key]['max_ms']:8.2f}")
+        add(
+            f"   waits that timed out instead: {r['missed']}   target REST max < 1000 ms: "
+            f"{_yes(r['rest_post_to_wake']['max_ms'] < 1000 and not r['missed'])}"
+        )
     if "startup" in s:
         r = s["startup"]
         st = r["spawn_to_initialize"]

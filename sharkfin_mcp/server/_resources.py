@@ -11,12 +11,13 @@ import json
 from typing import Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ResourceSecurity
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
-from ._runtime import UNREAD_URI, Runtime
+from ._runtime import Runtime
 from ._sessions import ConnectionTable
+from ._uris import CHANNELS_URI, HISTORY_TEMPLATE, ME_URI, UNREAD_URI, USERS_URI, canonical
 
 __all__ = ["RuntimeRef", "register_resources"]
 
@@ -45,7 +46,7 @@ async def _read(rt: Runtime, operation: Any) -> str:
 
 
 def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
-    @mcp.resource("sharkfin://channels", mime_type=JSON, description="Channels with public/member flags")
+    @mcp.resource(CHANNELS_URI, mime_type=JSON, description="Channels with public/member flags")
     async def channels() -> str:
         return await _read(ref.get(), lambda c: _dump(c.channels()))
 
@@ -53,11 +54,11 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
     async def unread() -> str:
         return await _read(ref.get(), lambda c: _dump(c.unread_counts()))
 
-    @mcp.resource("sharkfin://users", mime_type=JSON, description="Users with online state")
+    @mcp.resource(USERS_URI, mime_type=JSON, description="Users with online state")
     async def users() -> str:
         return await _read(ref.get(), lambda c: _dump(c.users()))
 
-    @mcp.resource("sharkfin://me", mime_type=JSON, description="Who this server acts as, and its permissions")
+    @mcp.resource(ME_URI, mime_type=JSON, description="Who this server acts as, and its permissions")
     async def me() -> str:
         rt = ref.get()
         try:
@@ -68,25 +69,31 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
         return json.dumps({**who.__dict__, "permissions": json.loads(perms), "url": rt.client.url})
 
     @mcp.resource(
-        "sharkfin://channels/{channel}/history",
+        HISTORY_TEMPLATE,
         mime_type=JSON,
-        description="The 50 most recent messages of a channel you are a member of, oldest first",
+        description="The 50 most recent messages of a channel you are a member of, oldest first "
+        "(the channel name percent-encoded as one path segment)",
+        # Channel names are names, not file paths: ".." or "a/b" (sent as a%2Fb) are legitimate.
+        security=ResourceSecurity(exempt_params={"channel"}),
     )
     async def channel_history(channel: str, ctx: Context) -> str:
         rt = cast(Runtime, ctx.request_context.lifespan_context)
+        channel = channel.removeprefix("#")
         return await _read(rt, lambda c: _dump(c.history(channel, limit=50)))
 
     low = mcp._lowlevel_server  # no public hook for handshake-era subscribe in mcp 2.3
 
     async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
-        subscribers = ctx.lifespan_context.legacy_subscribers
-        subscribers.setdefault(str(params.uri), ConnectionTable()).set(ctx.session, ctx.session)
+        uri = str(params.uri)
+        spelled = ctx.lifespan_context.legacy_subscribers.setdefault(canonical(uri), {})
+        spelled.setdefault(uri, ConnectionTable()).set(ctx.session, ctx.session)
         return EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[Runtime], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        table = ctx.lifespan_context.legacy_subscribers.get(str(params.uri))
+        uri = str(params.uri)
+        table = ctx.lifespan_context.legacy_subscribers.get(canonical(uri), {}).get(uri)
         if table is not None:
             table.pop(ctx.session)
         return EmptyResult()

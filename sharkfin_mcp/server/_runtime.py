@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -38,19 +39,18 @@ from ._inbox import Inbox
 from ._readers import Readers
 from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
 from ._sessions import ConnectionTable
+from ._uris import UNREAD_URI, canonical, history_uri, spellings
 
-__all__ = ["RUNTIME_CLOSED", "UNREAD_URI", "Identity", "QuietBus", "Runtime", "history_uri", "open_runtime"]
+__all__ = ["RUNTIME_CLOSED", "Identity", "QuietBus", "Runtime", "open_runtime"]
 
 log = logging.getLogger("sharkfin_mcp.server")
 T = TypeVar("T")
 
-UNREAD_URI = "sharkfin://unread"
+IDEMPOTENCY_SCAN = 100
+"""How many of a channel's newest messages are searched for an idempotency key this process has
+not seen (the daemon's largest page, PROTOCOL.md §5.5)."""
 RUNTIME_CLOSED = threading.Event()
 """Set once a runtime has closed its daemon sockets: a shutting-down process may then exit."""
-
-
-def history_uri(channel: str) -> str:
-    return f"sharkfin://channels/{channel}/history"
 
 
 class QuietBus(InMemorySubscriptionBus):
@@ -95,9 +95,9 @@ class Runtime:
         self.buffer = EventBuffer(settings.event_buffer)
         self.identity: Identity | None = None
         self.presence: PresenceKeeper | None = None
-        self.legacy_subscribers: dict[str, ConnectionTable[ServerSession]] = {}
-        """Handshake-era ``resources/subscribe``: per URI, a session of each subscribed connection
-        (a stored session keeps working after its request ends)."""
+        self.legacy_subscribers: dict[str, dict[str, ConnectionTable[ServerSession]]] = {}
+        """Handshake-era ``resources/subscribe``: per canonical URI, per spelling a client used, a
+        session of each subscribed connection (a stored session keeps working after its request)."""
         self.readers = Readers(self.buffer, shared_transport=settings.transport == "http")
         self.refusal = settings.cleartext_refusal()
         self.policy = ChannelPolicy.parse(settings.send_channels)
@@ -194,6 +194,12 @@ class Runtime:
             )
         if idempotency_key:
             known = self.idempotency.lookup(idempotency_key)
+            if known is None:
+                # Not sent by this process (or it has restarted since): the daemon's recent
+                # history is the only memory that survives, so look there before posting.
+                known = await self._find_sent(channel, idempotency_key)
+                if known is not None:
+                    self.idempotency.finish(idempotency_key, known)
             if known is not None:
                 return known, True
         wait = self.rate.try_acquire()
@@ -204,11 +210,6 @@ class Runtime:
                 "are repeating yourself in a loop, stop and reconsider."
             )
         if idempotency_key:
-            if self.idempotency.begin(idempotency_key):
-                earlier = await self._find_sent(channel, idempotency_key)
-                if earlier is not None:
-                    self.idempotency.finish(idempotency_key, earlier)
-                    return earlier, True
             metadata = {**(metadata or {}), "idempotency_key": idempotency_key}
         new_id = await self.call(
             lambda c: c.send_message(channel, body, thread_id=thread_id, metadata=metadata)
@@ -218,23 +219,29 @@ class Runtime:
         return new_id, False
 
     async def _find_sent(self, channel: str, key: str) -> int | None:
-        """After a send whose reply was lost: did it land? Look for our message carrying the key."""
+        """Our own message carrying ``key`` among the channel's newest ``IDEMPOTENCY_SCAN``
+        messages and no older than the idempotency window; ``None`` if there is none."""
         me = (await self.me()).username
-        recent = await self.call(lambda c: c.history(channel, limit=100))
+        recent = await self.call(lambda c: c.history(channel, limit=IDEMPOTENCY_SCAN))
+        oldest = datetime.now(UTC) - timedelta(seconds=self.idempotency.window)
         for message in reversed(recent):
+            if message.sent_at is not None and message.sent_at < oldest:
+                break
             meta = message.metadata
             if message.sender == me and isinstance(meta, dict) and meta.get("idempotency_key") == key:
                 return message.id
         return None
 
     async def resources_updated(self, *uris: str) -> None:
-        """Tell subscribers in both protocol eras that these resources changed."""
+        """Tell subscribers in both protocol eras that these resources changed, each on the
+        spelling of the URI it subscribed with (see ``_uris``)."""
         for uri in uris:
-            await self.bus.publish(ResourceUpdated(uri=uri))
-            table = self.legacy_subscribers.get(uri)
-            for session in table.values() if table else ():
-                with contextlib.suppress(Exception):
-                    await session.send_resource_updated(uri)
+            for form in spellings(uri):
+                await self.bus.publish(ResourceUpdated(uri=form))
+            for original, table in self.legacy_subscribers.get(canonical(uri), {}).items():
+                for session in table.values():
+                    with contextlib.suppress(Exception):
+                        await session.send_resource_updated(original)
 
 
 def reconnect_backoff() -> ExponentialBackoff:

@@ -66,33 +66,22 @@ class RateLimiter:
 
 @dataclass
 class IdempotencyCache:
-    """Remembers, for ``window`` seconds, which idempotency key produced which message id,
-    and which keys were attempted without a known outcome (the reply was lost)."""
+    """Remembers, for ``window`` seconds, which idempotency key produced which message id.
+
+    A key it does not know is looked up in the channel's recent history before sending (see
+    ``Runtime.send``), which covers both a lost reply and a restart of this process."""
 
     window: float = 600.0
     _done: dict[str, tuple[int, float]] = field(default_factory=dict)
-    attempted: dict[str, float] = field(default_factory=dict)
 
     def _expire(self, now: float) -> None:
-        for table in (self._done, self.attempted):
-            for key in [
-                k for k, v in table.items() if now - (v[1] if isinstance(v, tuple) else v) > self.window
-            ]:
-                del table[key]
+        for key in [k for k, (_, at) in self._done.items() if now - at > self.window]:
+            del self._done[key]
 
     def lookup(self, key: str) -> int | None:
         self._expire(time.monotonic())
         entry = self._done.get(key)
         return entry[0] if entry else None
 
-    def begin(self, key: str) -> bool:
-        """Record an attempt; True if an earlier attempt's outcome is unknown."""
-        now = time.monotonic()
-        self._expire(now)
-        unknown = key in self.attempted
-        self.attempted[key] = now
-        return unknown
-
     def finish(self, key: str, message_id: int) -> None:
-        self.attempted.pop(key, None)
         self._done[key] = (message_id, time.monotonic())

@@ -28,6 +28,7 @@ from ._results import (
 )
 from ._runtime import Runtime
 from ._unread import collect_unread
+from ._uris import UNREAD_URI
 
 __all__ = ["CORE_TOOLS", "register_tools"]
 
@@ -37,30 +38,31 @@ def _without(prefix: str) -> BeforeValidator:
     return BeforeValidator(lambda v: v[1:] if isinstance(v, str) and v.startswith(prefix) else v)
 
 
+# The validator comes after Field: pydantic then keeps the constraints in the JSON schema too.
 Channel = Annotated[
     str,
-    _without("#"),
     Field(min_length=1, max_length=200, description="Channel name, e.g. general or #general"),
+    _without("#"),
 ]
 ChannelFilter = Annotated[
     str | None,
-    _without("#"),
     Field(max_length=200, description="Only this channel (a name you are a member of)"),
+    _without("#"),
 ]
 Username = Annotated[
     str,
-    _without("@"),
     Field(min_length=1, max_length=200, description="Sharkfin username, e.g. alice or @alice"),
+    _without("@"),
 ]
 Slug = Annotated[
     str,
-    _without("@"),
     Field(
         min_length=1,
         max_length=100,
         pattern=r"^[a-zA-Z0-9_-]+$",
         description="Group slug, e.g. backend or @backend",
     ),
+    _without("@"),
 ]
 Body = Annotated[str, Field(max_length=32_000, description="Message text; @username mentions a user")]
 
@@ -248,7 +250,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         """Mark a channel read up to message_id (or entirely). The read position only moves forward."""
         rt = _rt(ctx)
         await rt.call(lambda c: c.mark_read(channel, message_id))
-        await rt.resources_updated("sharkfin://unread")
+        await rt.resources_updated(UNREAD_URI)
         return _done(f"marked #{channel} read" + (f" up to {message_id}" if message_id else ""))
 
     # -- direct messages -------------------------------------------------------------------------

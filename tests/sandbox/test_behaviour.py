@@ -273,3 +273,23 @@ async def test_capabilities_push_on_set_role(sandbox: Sandbox) -> None:
         assert "ok" not in event
         assert "ref" not in event
         assert (await alice.req("channel_create", {"name": "mine"}))["ok"] is True
+
+
+async def test_rest_sends_reach_the_bus_sockets_but_never_ws(sandbox: Sandbox) -> None:
+    """PROTOCOL.md §6, §9, §16.6: a REST send is published on the internal bus only."""
+    async with (
+        ws(sandbox, "alice") as alice,
+        ws(sandbox, "bob") as bob,
+        ws(sandbox, "bob", path="/notifications/subscribe") as notes,
+    ):
+        await alice.recv()  # bob online
+        await bob.ok("channel_join", {"channel": "general"})
+        await alice.ok("channel_join", {"channel": "general"})
+        async with httpx.AsyncClient(base_url=sandbox.http_url, headers=auth(sandbox, "alice")) as http:
+            r = await http.post("/api/v1/channels/general/messages", json={"body": "hi @bob, via REST"})
+            assert r.status_code == 201
+        assert await notes.recv() == {"title": "New message in #general", "urgency": "passive", "route": "/chat"}
+        assert await bob.silent() and await alice.silent(), "REST sends are never pushed to /ws"
+        await alice.ok("send_message", {"channel": "general", "body": "and via WS"})
+        assert (await bob.recv())["type"] == "message.new"
+        assert (await notes.recv())["title"] == "New message in #general"

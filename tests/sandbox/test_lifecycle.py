@@ -125,3 +125,38 @@ async def test_cli_parser_and_serve_failure() -> None:
     async with Sandbox() as sb:
         # port in use → exit code 1, no traceback
         assert await anyio.to_thread.run_sync(main, ["--port", str(sb.port)]) == 1
+
+
+async def test_standalone_keys_are_provisioned_on_first_contact_not_at_start() -> None:
+    """As on the real daemon (PROTOCOL.md §2.4): an identity exists once it first connects, and
+    the first one to connect becomes admin, whatever order the --key flags were given in."""
+    import socket
+    import subprocess
+    import sys
+
+    from sharkfin_mcp.client import SharkfinClient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "sharkfin_mcp.sandbox", "--port", str(port)]
+    command += ["--key", "k-zed=zed", "--key", "k-amy=amy:agent"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"ws://127.0.0.1:{port}/ws"
+        with anyio.fail_after(15):
+            while True:
+                try:
+                    amy = await SharkfinClient.connect(url, api_key="k-amy")
+                    break
+                except Exception:
+                    await anyio.sleep(0.1)
+        async with amy:
+            assert [u.username for u in await amy.users()] == ["amy"]
+            assert "manage_roles" in await amy.capabilities()  # first contact → admin
+            async with await SharkfinClient.connect(url, api_key="k-zed") as zed:
+                assert sorted(u.username for u in await zed.users()) == ["amy", "zed"]
+                assert "manage_roles" not in await zed.capabilities()
+    finally:
+        process.terminate()
+        process.wait(10)
