@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("latency", "concurrency", "ingestion", "startup", "memory")
+SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "startup", "memory")
 
 
 def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
@@ -34,4 +34,6 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     assert "through_sandbox" in results["sections"]["ingestion"]
     assert "in_process" in results["sections"]["ingestion"]
     assert "spawn_to_initialize" in results["sections"]["startup"]
+    delivery = results["sections"]["delivery"]
+    assert delivery["rest_post_to_wake"]["n"] + delivery["missed"] == delivery["posts"]
     assert results["sections"]["memory"]["samples"]
