@@ -29,15 +29,16 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`
 
 import anyio
 
-from benchmarks import concurrency, delivery, ingestion, latency, memory, startup
+from benchmarks import concurrency, delivery, ingestion, latency, memory, startup, tokens
 from benchmarks._common import ROOT
 
-SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "startup", "memory")
+SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "tokens", "startup", "memory")
 FULL = {
     "latency": {"calls": 500, "warmup": 30},
     "concurrency": {"levels": [1, 8, 32, 64], "calls": 1000, "warmup": 30},
     "ingestion": {"events": 20_000, "in_process_events": 20_000},
     "delivery": {"posts": 50},
+    "tokens": {},
     "startup": {"spawns": 20, "import_runs": 5},
     "memory": {"capacity": None, "rounds": 5},
 }
@@ -46,6 +47,7 @@ QUICK = {
     "concurrency": {"levels": [1, 8, 32, 64], "calls": 64, "warmup": 3},
     "ingestion": {"events": 500, "in_process_events": 2000},
     "delivery": {"posts": 5},
+    "tokens": {},
     "startup": {"spawns": 3, "import_runs": 1},
     "memory": {"capacity": 100, "rounds": 3},
 }
@@ -60,6 +62,8 @@ def _run_section(name: str, params: dict[str, Any]) -> dict[str, Any]:
         return anyio.run(lambda: ingestion.run(params["events"], params["in_process_events"]))
     if name == "delivery":
         return anyio.run(lambda: delivery.run(params["posts"]))
+    if name == "tokens":
+        return anyio.run(tokens.run)
     if name == "startup":
         return startup.run(params["spawns"], params["import_runs"])
     if name == "memory":
@@ -160,6 +164,24 @@ def render(results: dict[str, Any]) -> str:
             f"   waits that timed out instead: {r['missed']}   target REST max < 1000 ms: "
             f"{_yes(r['rest_post_to_wake']['max_ms'] < 1000 and not r['missed'])}"
         )
+    if "tokens" in s:
+        r = s["tokens"]
+        ref = r["bridge_reference"]
+        add("")
+        add("7. What the model reads (bytes; ~tokens = bytes/4)")
+        add(f"   {'item':<34} {'bytes':>7} {'~tokens':>8} {'target':>7}  {'Go bridge':>9}")
+        rows = (
+            ("catalog_all", f"catalog, all tools ({r['catalog_all']['tools']})", ref["catalog_bytes"]),
+            ("catalog_core", f"catalog, core ({r['catalog_core']['tools']})", ref["catalog_bytes"]),
+            ("history_structured", "history(20) structuredContent", ref["history_bytes"]),
+            ("history_text", "history(20) text", None),
+            ("raw_ws_history", "history(20) raw WS reply (floor)", None),
+        )
+        for key, label, bridge in rows:
+            e = r[key]
+            target = f"{e['target']:>7}" if "target" in e else f"{'':>7}"
+            verdict = f"  {_yes(e['met'])}" if "met" in e else ""
+            add(f"   {label:<34} {e['bytes']:>7} {e['tokens']:>8} {target}  {bridge or '':>9}{verdict}")
     if "startup" in s:
         r = s["startup"]
         st = r["spawn_to_initialize"]
