@@ -247,8 +247,8 @@ class McpEndpoint:
             return _rpc_error(id_, INVALID_REQUEST, "Invalid JSON-RPC version")
         if id_ is None:
             return None  # a notification: handled (nothing to do), 202
-        if not _empty(ci_get(message, "result")):
-            return None
+        if ci_get(message, "result") not in (MISSING, None):
+            return None  # Go's ``Result any`` is non-nil for {} and [] too: "a response", 202
         try:
             if method == "initialize":
                 return _rpc_result(id_, self._initialize(_params(message, "Initialize")))

@@ -774,6 +774,7 @@ async def test_a_restart_forgets_sessions(sandbox: Sandbox) -> None:
         },  # no id: a notification
         {"jsonrpc": "2.0", "id": None, "method": "ping"},
         {"jsonrpc": "2.0", "id": 5, "method": "ping", "result": {"x": 1}},
+        {"jsonrpc": "2.0", "id": 6, "method": "tools/call", "result": {}, "params": {"name": "send_message"}},
     ],
 )
 async def test_notifications_get_202_and_no_body(
