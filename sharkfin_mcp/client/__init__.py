@@ -10,11 +10,13 @@ The Python counterpart of Sharkfin's Go client package::
         async for event in sf.events():
             ...
 
-``SharkfinClient`` speaks the ``/ws`` protocol (plus the few REST-only operations);
+``SharkfinClient`` speaks the ``/ws`` protocol (plus the few REST-only operations, and the
+role administration the daemon serves only on ``/mcp``, via :class:`AdminClient`);
 ``RESTClient`` is HTTP only, with no background tasks. Both accept ``ws://host:port/ws`` or
 ``http://host:port``. Errors are in :mod:`._errors`, drawn as a tree.
 """
 
+from ._admin import AdminClient, Role
 from ._backoff import Backoff, ExponentialBackoff
 from ._client import SharkfinClient
 from ._errors import (
@@ -43,6 +45,7 @@ from ._events import (
     ReconnectEvent,
     UnknownEvent,
 )
+from ._mcp_rpc import McpRpc
 from ._models import (
     DM,
     Channel,
@@ -63,6 +66,7 @@ from ._urls import is_loopback_host, is_loopback_url, rest_base_url, ws_url
 
 __all__ = [
     "DM",
+    "AdminClient",
     "AuthenticationError",
     "Backoff",
     "BadRequest",
@@ -80,6 +84,7 @@ __all__ = [
     "FeedConnected",
     "InvalidMetadata",
     "MalformedReply",
+    "McpRpc",
     "MentionGroup",
     "Message",
     "MessageEvent",
@@ -93,6 +98,7 @@ __all__ = [
     "ReconnectEvent",
     "RegisteredIdentity",
     "RequestTimeout",
+    "Role",
     "SentMessage",
     "ServerError",
     "SharkfinClient",

@@ -30,6 +30,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from .._version import __version__
+from ._admin import Role
 from ._auth import WIRE_LOG, auth_headers, forget_secret, remember_secret
 from ._backoff import Backoff, ExponentialBackoff
 from ._errors import (
@@ -515,3 +516,23 @@ class SharkfinClient:
 
     async def list_webhooks(self) -> list[Webhook]:
         return await self.rest.list_webhooks()
+
+    # -- role administration: the daemon serves these on /mcp only (see AdminClient) -----------
+
+    async def set_role(self, username: str, role: str) -> None:
+        await self.rest.set_role(username, role)
+
+    async def create_role(self, name: str) -> None:
+        await self.rest.create_role(name)
+
+    async def delete_role(self, name: str) -> None:
+        await self.rest.delete_role(name)
+
+    async def grant_permission(self, role: str, permission: str) -> None:
+        await self.rest.grant_permission(role, permission)
+
+    async def revoke_permission(self, role: str, permission: str) -> None:
+        await self.rest.revoke_permission(role, permission)
+
+    async def list_roles(self) -> list[Role]:
+        return await self.rest.list_roles()

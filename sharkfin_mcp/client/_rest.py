@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ._admin import AdminClient, Role
 from ._auth import auth_headers
 from ._errors import ConnectError, RequestTimeout, server_error_from_http
 from ._models import (
@@ -52,6 +53,15 @@ class RESTClient:
             "transport": transport,
         }
         self._client: httpx.AsyncClient | None = None
+        self._admin_options: dict[str, Any] = {"api_key": api_key, "timeout": timeout, "transport": transport}
+        self._admin: AdminClient | None = None
+
+    @property
+    def admin(self) -> AdminClient:
+        """Role administration over the daemon's ``/mcp`` (its own session, opened on first use)."""
+        if self._admin is None:
+            self._admin = AdminClient(self.base_url, **self._admin_options)
+        return self._admin
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -77,6 +87,8 @@ class RESTClient:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self._admin is not None:
+            await self._admin.aclose()
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
         import httpx
@@ -150,6 +162,26 @@ class RESTClient:
 
     async def unregister_webhook(self, webhook_id: str) -> None:
         await self._call("DELETE", f"/webhooks/{_segment(webhook_id)}")
+
+    # -- role administration (MCP-only on the daemon, PROTOCOL.md §10.2; see AdminClient) ----------
+
+    async def set_role(self, username: str, role: str) -> None:
+        await self.admin.set_role(username, role)
+
+    async def create_role(self, name: str) -> None:
+        await self.admin.create_role(name)
+
+    async def delete_role(self, name: str) -> None:
+        await self.admin.delete_role(name)
+
+    async def grant_permission(self, role: str, permission: str) -> None:
+        await self.admin.grant_permission(role, permission)
+
+    async def revoke_permission(self, role: str, permission: str) -> None:
+        await self.admin.revoke_permission(role, permission)
+
+    async def list_roles(self) -> list[Role]:
+        return await self.admin.list_roles()
 
 
 def _segment(value: str) -> str:

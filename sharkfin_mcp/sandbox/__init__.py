@@ -6,8 +6,9 @@ a daemon (``python -m sharkfin_mcp.sandbox``). It speaks the wire protocol descr
 identity upsert (first identity is admin, type → role), RBAC, every ``/ws`` op with its
 error texts and check order, pushes (``message.new``, ``presence``, ``capabilities``),
 ``/presence``, ``/notifications/subscribe``, the REST API, per-identity and legacy
-webhooks (fire-and-forget POSTs via httpx, also recorded in ``webhook_deliveries``) and
-``/ui/health``.
+webhooks (fire-and-forget POSTs via httpx, also recorded in ``webhook_deliveries``),
+``/ui/health`` and the stateful Streamable HTTP ``/mcp`` endpoint with the daemon's 30 tools
+(written directly as JSON-RPC, no MCP SDK; see ``_mcp.py`` and ``_mcp_tools.py``).
 
 It deliberately shares no code with ``sharkfin_mcp.client`` or the MCP layer, so that
 the two check each other.
@@ -20,7 +21,14 @@ Deviations from the real daemon
 -------------------------------
 * Only ``ApiKey-v1`` keys configured on the sandbox are accepted; ``Bearer`` JWTs are
   always rejected (``auth: invalid token``). There is no 30 s key cache.
-* ``/mcp`` is not implemented (unknown path → 404 ``404 page not found``).
+* ``/mcp``: POST replies are always JSON (as the daemon's), unless the sandbox-only
+  ``Sandbox.mcp.sse_responses`` knob is set, which sends each reply as one SSE event (with
+  the session header on ``initialize``, which mcp-go would omit on an SSE reply). A GET
+  stream carries nothing and ends at ``stop()``. The ``-32600 unparsable <method> request``
+  texts name Go's decode error approximately, and a bad ``tools/list`` cursor always
+  reports byte 0. Client responses to server requests (which the daemon never sends) get
+  mcp-go's error statuses without any session bookkeeping. ``mcp-session-<uuid>`` ids are
+  checked for existence only (any unknown string is ``Invalid session ID``).
 * Identities are matched by username (there is no Passport id); internal ids are
   random 32-hex strings as in the daemon.
 * ``disconnect_all()`` and lost-pong drops close sockets with a close frame (1011 /

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket
 from . import _rest
 from ._auth import Identity, authenticate
 from ._json import dumps
+from ._mcp import McpEndpoint
 from ._ws import Conn, Hub
 
 _ROUTES: list[tuple[tuple[str, ...], frozenset[str], str]] = [
@@ -34,6 +35,7 @@ _ROUTES: list[tuple[tuple[str, ...], frozenset[str], str]] = [
     (("api", "v1", "webhooks"), frozenset({"GET", "POST"}), "webhooks"),
     (("api", "v1", "webhooks", "*"), frozenset({"DELETE"}), "webhook"),
     (("ui", "health"), frozenset({"GET"}), "health"),
+    (("mcp",), frozenset(), "mcp"),  # any method (mcp-go answers the ones it does not serve)
 ]
 HEALTH = {
     "status": "ok",
@@ -66,10 +68,17 @@ def _match(scope: Scope) -> tuple[str, list[str], frozenset[str]] | None:
 class App:
     """ASGI callable; ``keys`` maps API key → identity and is read live on each request."""
 
-    def __init__(self, hub: Hub, keys: Mapping[str, Identity], track: Callable[[Conn], None]) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        keys: Mapping[str, Identity],
+        track: Callable[[Conn], None],
+        mcp: McpEndpoint | None = None,
+    ) -> None:
         self.hub = hub
         self.keys = keys
         self.track = track
+        self.mcp = mcp if mcp is not None else McpEndpoint(hub)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -81,7 +90,7 @@ class App:
             return await _rest.text_error("404 page not found", 404)(scope, receive, send)
         route, params, methods = found
         allowed = methods | ({"HEAD"} if "GET" in methods else set())
-        if method not in allowed:
+        if method not in allowed and route != "mcp":
             response = _rest.text_error("Method Not Allowed", 405)
             response.headers["Allow"] = ", ".join(sorted(allowed))
             return await response(scope, receive, send)
@@ -95,6 +104,8 @@ class App:
             return await self._socket(route, who, scope, receive, send, headers, is_ws)
         if is_ws:
             return await _rest.text_error("Bad Request", 400)(scope, receive, send)
+        if route == "mcp":
+            return await self.mcp(who, headers, scope, receive, send)
         response = await _rest.handle(self.hub, who, route, params, Request(scope, receive))
         await response(scope, receive, send)
 

@@ -25,6 +25,7 @@ import uvicorn
 
 from ._app import App
 from ._auth import Identity
+from ._mcp import McpEndpoint
 from ._state import State
 from ._ws import Hub
 
@@ -75,6 +76,8 @@ class Sandbox:
         self._keys: dict[str, Identity] = {}
         self.state = State()
         self.hub = Hub(self.state, version=version)
+        self.mcp = McpEndpoint(self.hub)
+        """``/mcp`` sessions; ``stop()`` forgets them, as a daemon restart does."""
         for identity in identities:
             self.add_identity(identity)
             if provision:
@@ -210,7 +213,7 @@ class Sandbox:
         sock = self._bind()
         half = self.presence_timeout / 2
         config = uvicorn.Config(
-            App(self.hub, self._keys, self.hub.all_conns.add),
+            App(self.hub, self._keys, self.hub.all_conns.add, self.mcp),
             lifespan="off",
             ws="websockets-sansio",
             ws_ping_interval=half,
@@ -271,6 +274,7 @@ class Sandbox:
         for listener in getattr(server, "servers", []):
             listener.close()  # stop accepting first, so a reconnecting client cannot slip back in
         await self.disconnect_all()
+        self.mcp.reset()
         server.should_exit = True
         try:
             with anyio.move_on_after(1.5) as scope:
