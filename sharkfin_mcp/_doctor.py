@@ -47,8 +47,19 @@ class Report:
         return True
 
 
+def _install_check() -> tuple[bool | None, str, str]:
+    """Which install `config` prints: the pinned PyPI release (PASS) or the Git source (WARN)."""
+    from ._install import install_source
+
+    source = install_source()
+    return (source.kind == "pypi" or None), "install", f"{source.note}; `sharkfin-mcp config` prints that"
+
+
 async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout) -> int:
     report = Report(out)
+    import anyio
+
+    report.line(*await anyio.to_thread.run_sync(_install_check))  # one HTTP request, 2 s at most
     try:
         settings = settings or Settings.from_env()
     except ConfigError as exc:

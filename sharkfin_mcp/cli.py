@@ -31,6 +31,7 @@ environment:
   SHARKFIN_MCP_TOKEN       access token HTTP clients must send as Authorization: Bearer
                            (required to serve HTTP on a non-loopback address)
   SHARKFIN_MCP_TOKEN_FILE  file holding that token
+  SHARKFIN_STDIO_TRANSPORT auto (pipe transport on Linux, the SDK's elsewhere), pipes or sdk
 
 commands:
   sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
@@ -98,13 +99,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return anyio.run(run_doctor)
     if args_list[:1] == ["config"]:
-        from ._snippets import CLIENTS, WHERE, snippet
+        from ._install import install_source
+        from ._snippets import CLIENTS, snippet, where
 
         if len(args_list) != 2 or args_list[1] not in CLIENTS:
             sys.stderr.write(f"usage: sharkfin-mcp config {{{','.join(CLIENTS)}}}\n")
             return 2
-        sys.stderr.write(WHERE[args_list[1]] + "\n")
-        sys.stdout.write(snippet(args_list[1]) + "\n")  # stdout-ok: a command for people
+        source = install_source()  # pinned when this version is on PyPI, else the Git source
+        sys.stderr.write(f"{where(args_list[1])}\nNote: {source.note}.\n")
+        sys.stdout.write(snippet(args_list[1], source=source) + "\n")  # stdout-ok: a command for people
         return 0
     args = _parser().parse_args(args_list)
 

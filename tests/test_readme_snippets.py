@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from sharkfin_mcp._install import InstallSource, git_source, pinned_source
 from sharkfin_mcp._snippets import snippet
 from sharkfin_mcp._version import __version__
 from sharkfin_mcp.client import SharkfinClient
@@ -32,15 +33,27 @@ def test_every_pinned_version_is_the_package_version() -> None:
     assert pins == {__version__}
 
 
+def documented_source() -> InstallSource:
+    """The README shows the Git source until the first release is on PyPI, then the pinned one
+    (`config` prints the same choice: tests/test_install_source.py)."""
+    args = json.loads(blocks("json")[0])["mcpServers"]["sharkfin"]["args"]
+    return git_source() if args[:1] == ["--from"] else pinned_source()
+
+
 def test_claude_desktop_block_is_what_config_prints() -> None:
     documented = json.loads(blocks("json")[0])
     uvx = documented["mcpServers"]["sharkfin"]["command"]
-    assert json.loads(snippet("claude-desktop", env={}, uvx=uvx)) == documented
+    assert json.loads(snippet("claude-desktop", env={}, uvx=uvx, source=documented_source())) == documented
 
 
 def test_claude_code_line_is_what_config_prints() -> None:
     line = next(line for line in README.splitlines() if line.startswith("claude mcp add"))
-    assert line == snippet("claude-code", env={}, uvx="uvx")
+    assert line == snippet("claude-code", env={}, uvx="uvx", source=documented_source(), platform="linux")
+
+
+def test_every_git_install_in_the_readme_is_the_repository() -> None:
+    sources = set(re.findall(r"git\+(https://\S+?)[`\s\"]", README))
+    assert sources == {"https://github.com/work-fort/sharkfin-mcp"}
 
 
 async def test_python_client_example_runs(sandbox: Sandbox) -> None:

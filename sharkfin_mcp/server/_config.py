@@ -116,7 +116,7 @@ class Settings:
 
 def _read_key_file(path: str) -> str:
     try:
-        key = Path(path).expanduser().read_text(encoding="utf-8").strip()
+        key = Path(path).expanduser().read_text(encoding="utf-8-sig").strip()  # BOM: Windows Notepad
     except OSError as exc:
         raise ConfigError(f"cannot read the API key file {path}: {exc.strerror}") from None
     if not key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +47,18 @@ async def serve(settings: Settings) -> None:
         tasks.cancel_scope.cancel()
 
 
+def shutdown_signals(platform: str | None = None) -> tuple[signal.Signals, ...]:
+    """The signals that stop the server. None on Windows: asyncio has no signal handlers there
+    (``open_signal_receiver`` raises NotImplementedError), SIGTERM is TerminateProcess, which no
+    process can catch, and Ctrl-C reaches us as KeyboardInterrupt; stdin EOF stops us as usual."""
+    return () if (platform or sys.platform) == "win32" else (signal.SIGTERM, signal.SIGINT)
+
+
 async def _stop_on_signal(stop: Callable[[], None]) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    handled = shutdown_signals()
+    if not handled:
+        return
+    with anyio.open_signal_receiver(*handled) as signals:
         async for signum in signals:
             log.info("received %s: shutting down", signal.Signals(signum).name)
             _exit_later(SHUTDOWN_GRACE)

@@ -7,20 +7,22 @@ as its explicit streams (which it supports), so framing and parsing stay the SDK
 
 Like the SDK, it keeps stray output off the wire: while serving, fd 0 reads the null device and
 fd 1 points at stderr, and the protocol uses private duplicates; both are restored on exit. Where
-asyncio cannot drive the descriptors (regular files, Windows), the SDK's transport is used.
+it is not known to work (Windows, regular files, anything but Linux), the SDK's own transport is
+used: ``_stdio_choice.choose_stdio_transport`` decides, ``SHARKFIN_STDIO_TRANSPORT`` overrides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import stat
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 from mcp.server.stdio import stdio_server
+
+from ._stdio_choice import choose_stdio_transport
 
 __all__ = ["serve_stdio"]
 
@@ -54,11 +56,6 @@ class _Writer:
 
     async def flush(self) -> None:
         await self._writer.drain()
-
-
-def _is_pipe_like(fd: int) -> bool:
-    mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
 
 
 @contextlib.asynccontextmanager
@@ -96,8 +93,9 @@ async def serve_stdio(mcp: Any) -> None:
     """Run ``mcp`` (an MCPServer) on stdin/stdout until stdin closes."""
     low = mcp._lowlevel_server  # the same call MCPServer.run_stdio_async makes
     options = low.create_initialization_options()
-    usable = sys.platform != "win32" and all(_is_pipe_like(fd) for fd in (0, 1))
-    if not usable:
+    transport = choose_stdio_transport()
+    logging.getLogger("sharkfin_mcp.server").debug("stdio transport: %s", transport)
+    if transport == "sdk":
         await mcp.run_stdio_async()
         return
     async with _claimed_pipes() as (lines, writer):  # noqa: SIM117 - the second needs the first
