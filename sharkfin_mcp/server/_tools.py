@@ -13,6 +13,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from ..client import Message, SharkfinClient
+from ._arguments import add_tool
 from ._buffer import BufferedEvent, Predicate, ReadResult
 from ._results import (
     Done,
@@ -34,10 +36,18 @@ __all__ = ["CORE_TOOLS", "register_tools"]
 Channel = Annotated[str, Field(min_length=1, max_length=200, description="Channel name, e.g. general")]
 Username = Annotated[str, Field(min_length=1, max_length=200, description="Sharkfin username")]
 Slug = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[a-zA-Z0-9_-]+$", description="Group slug (@slug)")
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[a-zA-Z0-9_-]+$",
+        description="Group slug: letters, digits, _ -",
+    ),
 ]
 MessageId = Annotated[int, Field(ge=1, description="A message id")]
-Body = Annotated[str, Field(max_length=32_000, description="Message text; @username mentions a user")]
+Body = Annotated[
+    str, Field(max_length=32_000, description="Message text, ≤32000 chars; @username mentions a user")
+]
 
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -110,7 +120,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             if include(fn.__name__, annotations):
                 # One plain paragraph: docstring indentation is tokens the model pays for.
                 description = " ".join((fn.__doc__ or "").split())
-                mcp.tool(annotations=annotations, description=description)(fn)
+                add_tool(mcp, fn, annotations=annotations, description=description)
             return fn
 
         return decorate
@@ -133,8 +143,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             Field(
                 min_length=1,
                 max_length=100,
-                description="Any unique string; retrying with the same key within 10 minutes "
-                "never posts twice, even if the first reply was lost",
+                description="Any unique string, ≤100 chars; retrying with the same key within 10 "
+                "minutes never posts twice, even if the first reply was lost",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, SendResult]:
@@ -154,7 +164,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         channel: Channel,
         ctx: Context,
         before: Annotated[int | None, Field(ge=1, description="Only messages with id < before")] = None,
-        after: Annotated[int | None, Field(ge=1, description="Only messages with id > after")] = None,
+        after: Annotated[
+            int | None, Field(ge=0, description="Only messages with id > after; 0 = from the start")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="How many messages (1-100)")] = 30,
         thread_id: Annotated[int | None, Field(ge=1, description="Only the replies to this message")] = None,
     ) -> Annotated[CallToolResult, HistoryResult]:
@@ -162,9 +174,12 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         (before wins if both are given). Does not change unread state. Page back with
         before=next_before."""
         rt = _rt(ctx)
-        found = await rt.call(
-            lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
-        )
+        if after == 0 and before is None:
+            found = await rt.call(lambda c: _from_start(c, channel, limit, thread_id))
+        else:
+            found = await rt.call(
+                lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
+            )
         messages = [message_row(m, channel) for m in found]
         more = len(messages) == limit and after is None
         out = HistoryResult(
@@ -179,7 +194,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         thread_id: Annotated[int | None, Field(ge=1, description="Only replies to this message")] = None,
-        limit: Annotated[int, Field(ge=1, le=200, description="At most this many (oldest first)")] = 50,
+        limit: Annotated[
+            int, Field(ge=1, le=200, description="At most this many, 1-200 (oldest first)")
+        ] = 50,
     ) -> Annotated[CallToolResult, UnreadResult]:
         """Unread messages from others, oldest first, each with its id. This only reads: nothing
         is marked read, so nothing is lost if you stop halfway. When you have handled messages,
@@ -381,7 +398,12 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(EXTERNAL)
     async def register_webhook(
-        url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://", description="URL")],
+        url: Annotated[
+            str,
+            Field(
+                min_length=1, max_length=2000, pattern=r"^https?://", description="http(s) URL, ≤2000 chars"
+            ),
+        ],
         ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
         """Have Sharkfin POST every message in your channels to a URL (fires only for service
@@ -391,7 +413,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(REMOVE)
     async def unregister_webhook(
-        webhook_id: Annotated[str, Field(min_length=1, max_length=100)], ctx: Context
+        webhook_id: Annotated[str, Field(min_length=1, max_length=100, description="Id from list_webhooks")],
+        ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
         """Delete one of your webhooks by id."""
         await _rt(ctx).call(lambda c: c.unregister_webhook(webhook_id))
@@ -413,8 +436,10 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(REMOVE)
     async def set_setting(
-        key: Annotated[str, Field(min_length=1, max_length=200)],
-        value: Annotated[str, Field(max_length=4000)],
+        key: Annotated[
+            str, Field(min_length=1, max_length=200, description="Setting name, e.g. webhook_url")
+        ],
+        value: Annotated[str, Field(max_length=4000, description="New value, ≤4000 chars")],
         ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
         """Set one global setting, replacing its value (needs manage_roles). webhook_url sets the
@@ -430,7 +455,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         after: Annotated[
             int | None, Field(ge=0, description="Cursor (next_after from the last call); default: yours")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many events, 1-500")] = 100,
         types: Annotated[list[EventType] | None, Field(description="Only these event types")] = None,
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
@@ -454,7 +479,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         channel: Annotated[str | None, Field(max_length=200, description="Only this channel")] = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         exclude_own: Annotated[bool, Field(description="Leave out the messages you sent")] = False,
-        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many events, 1-500")] = 100,
     ) -> Annotated[CallToolResult, EventsResult]:
         """Wait until a matching event exists after the cursor, then return it at once; after
         timeout_seconds return an empty result (timed_out=true): just call again. Other tool calls
@@ -480,6 +505,19 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         matches = _matcher(["message.new"], channel, mentions_only=mentions_only, others_only=not own)
         read = await _wait(rt, ctx, _cursor(rt, ctx, None), 100, matches, timeout_seconds)
         return _events_result(rt, ctx, read, timed_out=not read.events)
+
+
+async def _from_start(
+    client: SharkfinClient, channel: str, limit: int, thread_id: int | None
+) -> list[Message]:
+    """The oldest ``limit`` messages (``after=0``). The daemon reads ``after=0`` as no cursor at
+    all (PROTOCOL.md §5.5), so this pages back from the newest to the first message."""
+    page = await client.history(channel, limit=100, thread_id=thread_id)
+    oldest = page
+    while len(page) == 100 and page[0].id:
+        page = await client.history(channel, before=page[0].id, limit=100, thread_id=thread_id)
+        oldest = (page + oldest)[:limit]
+    return oldest[:limit]
 
 
 def _matcher(

@@ -79,8 +79,11 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
 
 
 def assert_validation_error(text: str, field: str) -> None:
-    assert field in text, text
-    assert "validation error" in text.lower() or "Input should" in text, text
+    """One plain sentence that names the argument and what it accepts (no validator jargon)."""
+    assert any(f"{field} {verb}" in text for verb in ("must be ", "is required", "is not valid")), text
+    assert len(text.splitlines()) == 1 and text.endswith("."), text
+    for jargon in ("validation error", "Input should", "pydantic", "errors.pydantic.dev", "[type="):
+        assert jargon not in text, text
 
 
 # -- the cases ------------------------------------------------------------------------------------
