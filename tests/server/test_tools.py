@@ -253,6 +253,8 @@ async def case_channel_invite(e: Env) -> None:
     out = await e.call("channel_invite", {"channel": ch, "username": "alice"})
     assert out["ok"] is True and "alice" in out["detail"]
     assert await e.alice.history(ch) == []  # alice is a member now
+    again = await e.call("channel_invite", {"channel": ch, "username": "alice"})  # idempotent
+    assert again["ok"] is True and again["detail"] == f"alice is already a member of #{ch}"
     assert "nobody" in await e.err("channel_invite", {"channel": ch, "username": "nobody-x"})
 
 
@@ -377,6 +379,8 @@ async def case_unregister_webhook(e: Env) -> None:
     out = await e.call("unregister_webhook", {"webhook_id": hook_id})
     assert out["ok"] is True and hook_id in out["detail"]
     assert hook_id not in [r["id"] for r in (await e.call("list_webhooks"))["items"]]
+    gone = await e.err("unregister_webhook", {"webhook_id": hook_id})  # the daemon would say 204
+    assert f"webhook id {hook_id} is unknown" in gone and "nothing was removed" in gone
     assert_validation_error(await e.err("unregister_webhook", {"webhook_id": ""}), "webhook_id")
 
 
