@@ -233,3 +233,20 @@ def test_lone_surrogates_are_repaired_not_dropped(wire: Wire, era: str) -> None:
         history["result"]["structuredContent"]["messages"][0]["body"]
         == "lone \ufffd high, lone \ufffd low, pair 😀 kept"
     )
+
+
+def test_an_unencodable_outgoing_message_is_repaired_not_fatal() -> None:
+    """A lone surrogate in a result (the real daemon cannot produce one; a Python peer could) would
+    make the SDK's serializer raise and end the transport; the wire repairs it instead."""
+    import mcp_types
+
+    from sharkfin_mcp.server._wire import _encoded
+
+    reply = mcp_types.JSONRPCResponse(jsonrpc="2.0", id=4, result={"body": "a\ud800b", "k\udfff": ["\ud83d"]})
+    line = _encoded(reply)
+    line.encode("utf-8")
+    assert json.loads(line) == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "result": {"body": "a\ufffdb", "k\ufffd": ["\ufffd"]},
+    }
