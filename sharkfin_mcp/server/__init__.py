@@ -12,6 +12,7 @@ from mcp.types import ToolAnnotations
 from .._version import __version__
 from ._config import DEFAULT_URL, ConfigError, Settings
 from ._prompts import INSTRUCTIONS, register_prompts
+from ._protocol_errors import install_protocol_errors
 from ._resources import RuntimeRef, register_resources
 from ._runtime import QuietBus, Runtime, open_runtime
 from ._sessions import on_handshake
@@ -53,4 +54,5 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
     register_tools(mcp, include)
     register_resources(mcp, ref)
     register_prompts(mcp)
+    install_protocol_errors(mcp)
     return mcp

@@ -12,9 +12,10 @@ from typing import Any, cast
 
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.mcpserver import Context, ResourceSecurity
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
+from ..client import NotFound
 from ._runtime import Runtime
 from ._sessions import ConnectionTable
 from ._uris import CHANNELS_URI, HISTORY_TEMPLATE, ME_URI, UNREAD_URI, USERS_URI, canonical
@@ -41,6 +42,9 @@ async def _read(rt: Runtime, operation: Any) -> str:
     try:
         value = await rt.call(operation)
     except ToolError as exc:
+        # Runtime.call raises "from None", which keeps the client's error as __context__.
+        if isinstance(exc.__context__, NotFound):
+            raise ResourceNotFoundError(str(exc)) from None
         raise ResourceError(str(exc)) from None
     return json.dumps(value, separators=(",", ":"), default=str)
 

@@ -6,7 +6,6 @@ SDK's default pretty-printed JSON; the full data is in ``structuredContent``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..client import Message, MessageEvent
 from ._buffer import BufferedEvent
+from ._render import clean, clean_json
 
 __all__ = [
     "Done",
@@ -58,12 +58,12 @@ def message_row(message: Message | MessageEvent, channel: str | None = None) -> 
 
 
 def message_line(row: MessageRow) -> str:
-    """``[id] time #channel sender ↳thread: body`` on one line, newlines escaped."""
-    thread = f" ↳{row['thread_id']}" if row.get("thread_id") else ""
-    meta = f" meta={json.dumps(row['metadata'], separators=(',', ':'))}" if row.get("metadata") else ""
-    body = str(row.get("body", "")).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-    sent_at = row.get("sent_at") or "-"
-    return f"[{row.get('id')}] {sent_at} #{row.get('channel')} {row.get('from')}{thread}: {body}{meta}"
+    """``[id] time #channel sender ↳thread: body`` on one line, every field escaped (``_render``)."""
+    thread = f" ↳{clean(row['thread_id'])}" if row.get("thread_id") else ""
+    meta = f" meta={clean_json(row['metadata'])}" if row.get("metadata") else ""
+    sent_at = clean(row.get("sent_at") or "-")
+    head = f"[{clean(row.get('id'))}] {sent_at} #{clean(row.get('channel'))} {clean(row.get('from'))}"
+    return f"{head}{thread}: {clean(row.get('body', ''))}{meta}"
 
 
 MESSAGE_ITEM_SCHEMA: dict[str, Any] = {
@@ -141,7 +141,7 @@ class EventOut(Out):
         d = self.data
         if self.type == "message.new":
             return f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{message_line(d)}"
-        return f"#{self.seq} {self.type} {json.dumps(d, separators=(',', ':'))}"
+        return f"#{self.seq} {clean(self.type)} {clean_json(d)}"
 
 
 class EventsResult(Out):

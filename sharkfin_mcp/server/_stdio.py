@@ -2,8 +2,8 @@
 
 The SDK's ``stdio_server`` reads and writes through anyio's file wrappers, so each request costs
 three thread hops (read a line, write, flush); profiled, that was a quarter of the server's time
-per call. Here stdin and stdout are asyncio pipe transports, handed to the SDK's ``stdio_server``
-as its explicit streams (which it supports), so framing and parsing stay the SDK's.
+per call. Here stdin and stdout are asyncio pipe transports, and ``_wire`` turns their lines into
+the SDK's message streams: the SDK's own parser first, plus an answer for every line it rejects.
 
 Like the SDK, it keeps stray output off the wire: while serving, fd 0 reads the null device and
 fd 1 points at stderr, and the protocol uses private duplicates; both are restored on exit. Where
@@ -20,9 +20,8 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mcp.server.stdio import stdio_server
-
 from ._stdio_choice import choose_stdio_transport
+from ._wire import jsonrpc_streams
 
 __all__ = ["serve_stdio"]
 
@@ -99,5 +98,5 @@ async def serve_stdio(mcp: Any) -> None:
         await mcp.run_stdio_async()
         return
     async with _claimed_pipes() as (lines, writer):  # noqa: SIM117 - the second needs the first
-        async with stdio_server(stdin=lines, stdout=writer) as (read, write):  # type: ignore[arg-type]
+        async with jsonrpc_streams(lines, writer) as (read, write):
             await low.run(read, write, options)

@@ -13,7 +13,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BeforeValidator, Field
 
+from ..client import Message, ServerError, SharkfinClient
+from ._arguments import add_tool
 from ._buffer import BufferedEvent, Predicate, ReadResult
+from ._render import (
+    channel_line,
+    clean,
+    dm_line,
+    group_detail,
+    group_line,
+    lines,
+    settings_lines,
+    unread_count_line,
+    user_line,
+    webhook_line,
+)
 from ._results import (
     Done,
     EventOut,
@@ -64,7 +78,9 @@ Slug = Annotated[
     ),
     _without("@"),
 ]
-Body = Annotated[str, Field(max_length=32_000, description="Message text; @username mentions a user")]
+Body = Annotated[
+    str, Field(max_length=32_000, description="Message text, ≤32000 chars; @username mentions a user")
+]
 
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -144,7 +160,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             if include(fn.__name__, annotations):
                 # One plain paragraph: docstring indentation is tokens the model pays for.
                 description = " ".join((fn.__doc__ or "").split())
-                mcp.tool(annotations=annotations, description=description)(fn)
+                add_tool(mcp, fn, annotations=annotations, description=description)
             return fn
 
         return decorate
@@ -167,8 +183,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             Field(
                 min_length=1,
                 max_length=100,
-                description="Any unique string; retrying with the same key within 10 minutes "
-                "never posts twice, even if the first reply was lost",
+                description="Any unique string, ≤100 chars; retrying with the same key within 10 "
+                "minutes never posts twice, even if the first reply was lost",
             ),
         ] = None,
     ) -> Annotated[CallToolResult, SendResult]:
@@ -181,14 +197,16 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         out = SendResult(id=new_id, channel=channel, thread_id=thread_id, duplicate=duplicate)
         where = f" in thread {thread_id}" if thread_id else ""
         note = " (already sent earlier with this idempotency_key)" if duplicate else ""
-        return result(out, f"sent [{new_id}] to #{channel}{where}{note}")
+        return result(out, f"sent [{new_id}] to #{clean(channel)}{where}{note}")
 
     @tool(READ)
     async def history(
         channel: Channel,
         ctx: Context,
         before: Annotated[int | None, Field(ge=1, description="Only messages with id < before")] = None,
-        after: Annotated[int | None, Field(ge=1, description="Only messages with id > after")] = None,
+        after: Annotated[
+            int | None, Field(ge=0, description="Only messages with id > after; 0 = from the start")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100, description="How many messages (1-100)")] = 30,
         thread_id: Annotated[int | None, Field(ge=1, description="Only the replies to this message")] = None,
     ) -> Annotated[CallToolResult, HistoryResult]:
@@ -196,9 +214,12 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         (before wins if both are given). Does not change unread state. Page back with
         before=next_before."""
         rt = _rt(ctx)
-        found = await rt.call(
-            lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
-        )
+        if after == 0 and before is None:
+            found = await rt.call(lambda c: _from_start(c, channel, limit, thread_id))
+        else:
+            found = await rt.call(
+                lambda c: c.history(channel, before=before, after=after, limit=limit, thread_id=thread_id)
+            )
         messages = [message_row(m, channel) for m in found]
         more = len(messages) == limit and after is None
         out = HistoryResult(
@@ -213,7 +234,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         channel: ChannelFilter = None,
         mentions_only: Annotated[bool, Field(description="Only messages that mention you")] = False,
         thread_id: Annotated[int | None, Field(ge=1, description="Only replies to this message")] = None,
-        limit: Annotated[int, Field(ge=1, le=200, description="At most this many (oldest first)")] = 50,
+        limit: Annotated[
+            int, Field(ge=1, le=200, description="At most this many, 1-200 (oldest first)")
+        ] = 50,
     ) -> Annotated[CallToolResult, UnreadResult]:
         """Unread messages from others, oldest first, each with its id. This only reads: nothing
         is marked read, so nothing is lost if you stop halfway. When you have handled messages,
@@ -234,10 +257,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         """Unread and mention counts per channel (only channels with something unread)."""
         counts = await _rt(ctx).call(lambda c: c.unread_counts())
         rows = [c.model_dump() for c in counts]
-        text = "\n".join(
-            f"#{c.channel} ({c.type}): {c.unread_count} unread, {c.mention_count} mentions" for c in counts
-        )
-        return result(ItemsResult(items=rows), text or "nothing unread")
+        return result(ItemsResult(items=rows), lines(counts, unread_count_line, "nothing unread"))
 
     @tool(WRITE)
     async def mark_read(
@@ -251,7 +271,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         rt = _rt(ctx)
         await rt.call(lambda c: c.mark_read(channel, message_id))
         await rt.resources_updated(UNREAD_URI)
-        return _done(f"marked #{channel} read" + (f" up to {message_id}" if message_id else ""))
+        return _done(f"marked #{clean(channel)} read" + (f" up to {message_id}" if message_id else ""))
 
     # -- direct messages -------------------------------------------------------------------------
 
@@ -260,14 +280,14 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         """Open (or find) the direct-message channel with a user; send to it with send_message."""
         dm = await _rt(ctx).call(lambda c: c.dm_open(username))
         state = "created" if dm.created else "existing"
-        return result(ItemsResult(items=[dm.model_dump()]), f"#{dm.channel} ({state}) with {username}")
+        text = f"#{clean(dm.channel)} ({state}) with {clean(username)}"
+        return result(ItemsResult(items=[dm.model_dump()]), text)
 
     @tool(READ)
     async def dm_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Your direct-message channels and who is on the other side."""
         dms = await _rt(ctx).call(lambda c: c.dm_list())
-        text = "\n".join(f"#{d.channel} with {d.participant}" for d in dms)
-        return result(ItemsResult(items=[d.model_dump() for d in dms]), text or "no DMs")
+        return result(ItemsResult(items=[d.model_dump() for d in dms]), lines(dms, dm_line, "no DMs"))
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -276,11 +296,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         """All channels (not DMs): name, public or private, and whether you are a member."""
         channels = await _rt(ctx).call(lambda c: c.channels())
         rows = [c.model_dump(exclude={"id"}) for c in channels]
-        text = "\n".join(
-            f"#{c.name} {'public' if c.public else 'private'}{' member' if c.member else ''}"
-            for c in channels
-        )
-        return result(ItemsResult(items=rows), text or "no channels")
+        return result(ItemsResult(items=rows), lines(channels, channel_line, "no channels"))
 
     @tool(APPEND)
     async def channel_create(
@@ -291,7 +307,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     ) -> Annotated[CallToolResult, Done]:
         """Create a channel; you become a member. Needs the create_channel permission."""
         await _rt(ctx).call(lambda c: c.create_channel(name, public, members))
-        return _done(f"created #{name} ({'public' if public else 'private'})")
+        return _done(f"created #{clean(name)} ({'public' if public else 'private'})")
 
     @tool(WRITE)
     async def channel_join(channel: Channel, ctx: Context) -> Annotated[CallToolResult, Done]:
@@ -301,23 +317,26 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         listed = {c.name: c for c in await rt.call(lambda c: c.channels())}
         found = listed.get(channel)
         if found is None:
-            raise ToolError(f"channel not found: {channel} (see channel_list; for a DM use dm_open)")
+            raise ToolError(f"channel not found: {clean(channel)} (see channel_list; for a DM use dm_open)")
         if found.member:
-            return _done(f"already a member of #{channel}")
+            return _done(f"already a member of #{clean(channel)}")
         if not found.public:
             raise ToolError(
-                f"#{channel} is private and requires an invite: ask a member to channel_invite you"
+                f"#{clean(channel)} is private and requires an invite: ask a member to channel_invite you"
             )
         await rt.call(lambda c: c.join_channel(channel))
-        return _done(f"joined #{channel}")
+        return _done(f"joined #{clean(channel)}")
 
     @tool(WRITE)
     async def channel_invite(
         channel: Channel, username: Username, ctx: Context
     ) -> Annotated[CallToolResult, Done]:
-        """Add a user to a channel you are a member of (the way into private channels)."""
-        await _rt(ctx).call(lambda c: c.invite_to_channel(channel, username))
-        return _done(f"invited {username} to #{channel}")
+        """Add a user to a channel you are a member of (the way into private channels). Inviting
+        someone who is already a member succeeds and says so."""
+        added = await _rt(ctx).call(lambda c: _invite(c, channel, username))
+        if not added:
+            return _done(f"{clean(username)} is already a member of #{clean(channel)}")
+        return _done(f"invited {clean(username)} to #{clean(channel)}")
 
     # -- people and state -----------------------------------------------------------------------
 
@@ -325,12 +344,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     async def user_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Everyone on this Sharkfin: username, type, online, and active/idle state when online."""
         users = await _rt(ctx).call(lambda c: c.users())
-        text = "\n".join(
-            f"{u.username} ({u.type or '-'}) {'online' if u.online else 'offline'}"
-            + (f" {u.state}" if u.state else "")
-            for u in users
-        )
-        return result(ItemsResult(items=[u.model_dump(exclude_none=True) for u in users]), text)
+        rows = [u.model_dump(exclude_none=True) for u in users]
+        return result(ItemsResult(items=rows), lines(users, user_line, "no users"))
 
     @tool(WRITE)
     async def set_state(
@@ -344,7 +359,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     async def capabilities(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """The permissions your Sharkfin role grants."""
         perms = await _rt(ctx).call(lambda c: c.capabilities())
-        return result(ItemsResult(items=[{"permission": p} for p in perms]), ", ".join(perms) or "none")
+        text = ", ".join(clean(p) for p in perms) or "none"
+        return result(ItemsResult(items=[{"permission": p} for p in perms]), text)
 
     @tool(READ)
     async def whoami(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
@@ -361,8 +377,9 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             "connected": rt.client.connected,
             "online": bool(rt.presence and rt.presence.online),
         }
-        text = f"{me.username} ({me.type}, role {me.role}) on {rt.client.url}; permissions: " + ", ".join(
-            perms
+        text = (
+            f"{clean(me.username)} ({clean(me.type)}, role {clean(me.role)}) on {clean(rt.client.url)}; "
+            "permissions: " + ", ".join(clean(p) for p in perms)
         )
         return result(ItemsResult(items=[info]), text)
 
@@ -372,28 +389,26 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     async def mention_group_create(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
         """Create a mention group: @slug in a message then mentions all its members."""
         group_id = await _rt(ctx).call(lambda c: c.create_mention_group(slug))
-        return _done(f"created @{slug} (id {group_id})")
+        return _done(f"created @{clean(slug)} (id {group_id})")
 
     @tool(REMOVE)
     async def mention_group_delete(slug: Slug, ctx: Context) -> Annotated[CallToolResult, Done]:
         """Delete a mention group you created."""
         await _rt(ctx).call(lambda c: c.delete_mention_group(slug))
-        return _done(f"deleted @{slug}")
+        return _done(f"deleted @{clean(slug)}")
 
     @tool(READ)
     async def mention_group_get(slug: Slug, ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """One mention group with its members."""
         group = await _rt(ctx).call(lambda c: c.get_mention_group(slug))
-        row = group.model_dump(mode="json")
-        text = f"@{group.slug} by {group.created_by}: {', '.join(group.members) or 'no members'}"
-        return result(ItemsResult(items=[row]), text)
+        return result(ItemsResult(items=[group.model_dump(mode="json")]), group_detail(group))
 
     @tool(READ)
     async def mention_group_list(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """All mention groups."""
         groups = await _rt(ctx).call(lambda c: c.list_mention_groups())
-        text = "\n".join(f"@{g.slug} ({len(g.members)} members)" for g in groups)
-        return result(ItemsResult(items=[g.model_dump(mode="json") for g in groups]), text or "none")
+        rows = [g.model_dump(mode="json") for g in groups]
+        return result(ItemsResult(items=rows), lines(groups, group_line, "none"))
 
     @tool(WRITE)
     async def mention_group_add_member(
@@ -401,7 +416,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     ) -> Annotated[CallToolResult, Done]:
         """Add a user to a mention group you created."""
         await _rt(ctx).call(lambda c: c.add_mention_group_member(slug, username))
-        return _done(f"added {username} to @{slug}")
+        return _done(f"added {clean(username)} to @{clean(slug)}")
 
     @tool(REMOVE)
     async def mention_group_remove_member(
@@ -409,52 +424,66 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
     ) -> Annotated[CallToolResult, Done]:
         """Remove a user from a mention group you created."""
         await _rt(ctx).call(lambda c: c.remove_mention_group_member(slug, username))
-        return _done(f"removed {username} from @{slug}")
+        return _done(f"removed {clean(username)} from @{clean(slug)}")
 
     # -- webhooks and settings ------------------------------------------------------------------
 
     @tool(EXTERNAL)
     async def register_webhook(
-        url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^https?://", description="URL")],
+        url: Annotated[
+            str,
+            Field(
+                min_length=1, max_length=2000, pattern=r"^https?://", description="http(s) URL, ≤2000 chars"
+            ),
+        ],
         ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
         """Have Sharkfin POST every message in your channels to a URL (fires only for service
         identities). Returns the webhook id; registering the same URL again returns the same id."""
         webhook_id = await _rt(ctx).call(lambda c: c.register_webhook(url))
-        return result(Done(detail=webhook_id), f"webhook id {webhook_id}")
+        return result(Done(detail=webhook_id), f"webhook id {clean(webhook_id)}")
 
     @tool(REMOVE)
     async def unregister_webhook(
-        webhook_id: Annotated[str, Field(min_length=1, max_length=100)], ctx: Context
+        webhook_id: Annotated[str, Field(min_length=1, max_length=100, description="Id from list_webhooks")],
+        ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
-        """Delete one of your webhooks by id."""
-        await _rt(ctx).call(lambda c: c.unregister_webhook(webhook_id))
-        return _done(f"webhook {webhook_id} removed")
+        """Delete one of your webhooks by id (an id that is not one of yours is an error)."""
+        rt = _rt(ctx)
+        # The daemon answers 204 to any id (PROTOCOL.md §6), so look first.
+        if webhook_id not in {h.id for h in await rt.call(lambda c: c.list_webhooks())}:
+            raise ToolError(
+                f"webhook id {clean(webhook_id)} is unknown: it is not one of your active webhooks "
+                "(list_webhooks shows them); nothing was removed"
+            )
+        await rt.call(lambda c: c.unregister_webhook(webhook_id))
+        return _done(f"webhook {clean(webhook_id)} removed")
 
     @tool(READ)
     async def list_webhooks(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Your active webhooks."""
         hooks = await _rt(ctx).call(lambda c: c.list_webhooks())
-        text = "\n".join(f"{h.id} {h.url}" for h in hooks)
-        return result(ItemsResult(items=[h.model_dump() for h in hooks]), text or "no webhooks")
+        rows = [h.model_dump() for h in hooks]
+        return result(ItemsResult(items=rows), lines(hooks, webhook_line, "no webhooks"))
 
     @tool(READ)
     async def get_settings(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
         """Sharkfin's global settings (needs the manage_roles permission)."""
         settings = await _rt(ctx).call(lambda c: c.get_settings())
-        text = "\n".join(f"{k}={v}" for k, v in sorted(settings.items()))
-        return result(ItemsResult(items=[settings]), text or "no settings")
+        return result(ItemsResult(items=[settings]), settings_lines(settings))
 
     @tool(REMOVE)
     async def set_setting(
-        key: Annotated[str, Field(min_length=1, max_length=200)],
-        value: Annotated[str, Field(max_length=4000)],
+        key: Annotated[
+            str, Field(min_length=1, max_length=200, description="Setting name, e.g. webhook_url")
+        ],
+        value: Annotated[str, Field(max_length=4000, description="New value, ≤4000 chars")],
         ctx: Context,
     ) -> Annotated[CallToolResult, Done]:
         """Set one global setting, replacing its value (needs manage_roles). webhook_url sets the
         daemon's legacy global webhook."""
         await _rt(ctx).call(lambda c: c.set_setting(key, value))
-        return _done(f"{key} set")
+        return _done(f"{clean(key)} set")
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -512,6 +541,34 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             rt, ["message.new"], channel, mentions_only=mentions_only, others_only=not own
         )
         return await _events(rt, ctx, after, limit, matches, wait=timeout_seconds)
+
+
+ALREADY_MEMBER = "UNIQUE constraint failed: channel_members."
+"""The store error the daemon sends when the invitee is already a member (PROTOCOL.md §4.5)."""
+
+
+async def _invite(client: SharkfinClient, channel: str, username: str) -> bool:
+    """Invite; False if ``username`` was a member already (an idempotent success)."""
+    try:
+        await client.invite_to_channel(channel, username)
+    except ServerError as exc:
+        if ALREADY_MEMBER in exc.message:
+            return False
+        raise
+    return True
+
+
+async def _from_start(
+    client: SharkfinClient, channel: str, limit: int, thread_id: int | None
+) -> list[Message]:
+    """The oldest ``limit`` messages (``after=0``). The daemon reads ``after=0`` as no cursor at
+    all (PROTOCOL.md §5.5), so this pages back from the newest to the first message."""
+    page = await client.history(channel, limit=100, thread_id=thread_id)
+    oldest = page
+    while len(page) == 100 and page[0].id:
+        page = await client.history(channel, before=page[0].id, limit=100, thread_id=thread_id)
+        oldest = (page + oldest)[:limit]
+    return oldest[:limit]
 
 
 async def _matcher(

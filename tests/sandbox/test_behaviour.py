@@ -288,7 +288,8 @@ async def test_rest_sends_reach_the_bus_sockets_but_never_ws(sandbox: Sandbox) -
         async with httpx.AsyncClient(base_url=sandbox.http_url, headers=auth(sandbox, "alice")) as http:
             r = await http.post("/api/v1/channels/general/messages", json={"body": "hi @bob, via REST"})
             assert r.status_code == 201
-        assert await notes.recv() == {"title": "New message in #general", "urgency": "passive", "route": "/chat"}
+        note = {"title": "New message in #general", "urgency": "passive", "route": "/chat"}
+        assert await notes.recv() == note
         assert await bob.silent() and await alice.silent(), "REST sends are never pushed to /ws"
         await alice.ok("send_message", {"channel": "general", "body": "and via WS"})
         assert (await bob.recv())["type"] == "message.new"

@@ -141,7 +141,7 @@ async def test_standalone_keys_are_provisioned_on_first_contact_not_at_start() -
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "sharkfin_mcp.sandbox", "--port", str(port)]
     command += ["--key", "k-zed=zed", "--key", "k-amy=amy:agent"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = await anyio.open_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"ws://127.0.0.1:{port}/ws"
         with anyio.fail_after(15):
@@ -159,4 +159,5 @@ async def test_standalone_keys_are_provisioned_on_first_contact_not_at_start() -
                 assert "manage_roles" not in await zed.capabilities()
     finally:
         process.terminate()
-        process.wait(10)
+        with anyio.fail_after(10):
+            await process.wait()

@@ -79,8 +79,11 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
 
 
 def assert_validation_error(text: str, field: str) -> None:
-    assert field in text, text
-    assert "validation error" in text.lower() or "Input should" in text, text
+    """One plain sentence that names the argument and what it accepts (no validator jargon)."""
+    assert any(f"{field} {verb}" in text for verb in ("must be ", "is required", "is not valid")), text
+    assert len(text.splitlines()) == 1 and text.endswith("."), text
+    for jargon in ("validation error", "Input should", "pydantic", "errors.pydantic.dev", "[type="):
+        assert jargon not in text, text
 
 
 # -- the cases ------------------------------------------------------------------------------------
@@ -250,6 +253,8 @@ async def case_channel_invite(e: Env) -> None:
     out = await e.call("channel_invite", {"channel": ch, "username": "alice"})
     assert out["ok"] is True and "alice" in out["detail"]
     assert await e.alice.history(ch) == []  # alice is a member now
+    again = await e.call("channel_invite", {"channel": ch, "username": "alice"})  # idempotent
+    assert again["ok"] is True and again["detail"] == f"alice is already a member of #{ch}"
     assert "nobody" in await e.err("channel_invite", {"channel": ch, "username": "nobody-x"})
 
 
@@ -374,6 +379,8 @@ async def case_unregister_webhook(e: Env) -> None:
     out = await e.call("unregister_webhook", {"webhook_id": hook_id})
     assert out["ok"] is True and hook_id in out["detail"]
     assert hook_id not in [r["id"] for r in (await e.call("list_webhooks"))["items"]]
+    gone = await e.err("unregister_webhook", {"webhook_id": hook_id})  # the daemon would say 204
+    assert f"webhook id {hook_id} is unknown" in gone and "nothing was removed" in gone
     assert_validation_error(await e.err("unregister_webhook", {"webhook_id": ""}), "webhook_id")
 
 

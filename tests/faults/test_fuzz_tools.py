@@ -1,0 +1,204 @@
+"""Every tool, fuzzed with the argument mixes language models produce: each parameter missing,
+``null``, a string (numeric or not), a number, or a boolean. Each call must get exactly one
+answer: a success, or ``isError`` with one plain line (never pydantic's text, never the bare
+"Error executing tool X" of a crash), and no traceback may be logged.
+
+In memory (both protocol eras' shared code path, many examples) and over a real stdio subprocess
+(raw JSON-RPC, fewer examples, stderr read directly). ``FUZZED_CALLS`` counts what ran."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client
+from mcp.types import CallToolResult
+
+from sharkfin_mcp.client import SharkfinClient
+from sharkfin_mcp.sandbox import Sandbox
+from sharkfin_mcp.server import build_server
+
+from .conftest import ready, settings_for
+from .test_wire import Wire
+
+TOOLS = sorted(
+    [
+        "send_message",
+        "history",
+        "unread_messages",
+        "unread_counts",
+        "mark_read",
+        "dm_open",
+        "dm_list",
+        "channel_list",
+        "channel_create",
+        "channel_join",
+        "channel_invite",
+        "user_list",
+        "set_state",
+        "capabilities",
+        "whoami",
+        "mention_group_create",
+        "mention_group_delete",
+        "mention_group_get",
+        "mention_group_list",
+        "mention_group_add_member",
+        "mention_group_remove_member",
+        "register_webhook",
+        "unregister_webhook",
+        "list_webhooks",
+        "get_settings",
+        "set_setting",
+        "poll_events",
+        "wait_for_events",
+        "wait_for_messages",
+    ]
+)
+EXAMPLES_PER_TOOL = 40
+STDIO_EXAMPLES_PER_TOOL = 6
+FUZZED_CALLS = {"memory": 0, "stdio": 0}
+
+LIKELY = ["general", "alice", "agent", "1", "0", "-1", "20", "2.5", "true", "null", "", "#general", "@alice"]
+value = st.one_of(
+    st.none(),
+    st.sampled_from(LIKELY),
+    st.text(max_size=20),
+    st.integers(-(2**40), 2**40).map(str),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+)
+QUICK_TIMEOUT = st.sampled_from([0, "0", 0.0, "0.0", -1, 51, "soon", ""])
+"""A missing or null timeout means the 25 s default wait; fuzzing that would only wait."""
+MISSING = object()
+
+
+def arguments_for(data: st.DataObject, properties: list[str]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {}
+    for name in properties:
+        if name == "timeout_seconds":
+            drawn: Any = data.draw(QUICK_TIMEOUT, label=name)
+        else:
+            drawn = data.draw(st.one_of(st.just(MISSING), value), label=name)
+        if drawn is not MISSING:
+            arguments[name] = drawn
+    return arguments
+
+
+def assert_one_plain_answer(tool: str, result: CallToolResult) -> None:
+    assert isinstance(result, CallToolResult)
+    assert result.content and result.content[0].type == "text"
+    if not result.is_error:
+        assert isinstance(result.structured_content, dict)
+        return
+    text = result.content[0].text
+    assert text.strip() != f"Error executing tool {tool}", "a crash, not an answer"
+    assert len(text.splitlines()) == 1, text
+    for jargon in ("Traceback", "validation error", "Input should", "pydantic", "[type="):
+        assert jargon not in text, text
+
+
+class _Tracebacks(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or "Traceback" in record.getMessage():
+            self.seen.append(self.format(record))
+
+
+@asynccontextmanager
+async def _target() -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
+    async with Sandbox() as sandbox:
+        for name in ("agent", "alice"):
+            async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(name)) as c:
+                await c.join_channel("general")
+        server = build_server(settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0))
+        async with Client(server, mode="legacy") as client:
+            await ready(client)
+            listed = (await client.list_tools()).tools
+            yield client, {t.name: list(t.input_schema["properties"]) for t in listed}
+
+
+@pytest.fixture(scope="module")
+def memory_target() -> Iterator[tuple[BlockingPortal, Client, dict[str, list[str]], _Tracebacks]]:
+    handler = _Tracebacks()
+    logging.getLogger().addHandler(handler)
+    try:
+        with (
+            start_blocking_portal() as portal,
+            portal.wrap_async_context_manager(_target()) as (client, tools),
+        ):
+            assert sorted(tools) == TOOLS
+            yield portal, client, tools, handler
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@settings(
+    max_examples=EXAMPLES_PER_TOOL, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_fuzz_every_tool_in_memory(
+    memory_target: tuple[BlockingPortal, Client, dict[str, list[str]], _Tracebacks],
+    tool: str,
+    data: st.DataObject,
+) -> None:
+    portal, client, tools, tracebacks = memory_target
+    arguments = arguments_for(data, tools[tool])
+    result = portal.call(client.call_tool, tool, arguments)
+    FUZZED_CALLS["memory"] += 1
+    assert_one_plain_answer(tool, result)
+    assert not tracebacks.seen, tracebacks.seen[-1]
+
+
+@pytest.fixture(scope="module")
+def stdio_target() -> Iterator[tuple[Wire, dict[str, list[str]], list[int]]]:
+    wire = Wire()
+    try:
+        wire.handshake()
+        wire.send(wire.request(2, "tools/list"))
+        tools = {t["name"]: list(t["inputSchema"]["properties"]) for t in wire.next()["result"]["tools"]}
+        assert sorted(tools) == TOOLS
+        yield wire, tools, [100]
+    finally:
+        stderr = wire.close()
+        assert "Traceback" not in stderr, stderr
+        assert not re.search(r"\bERROR\b", stderr), stderr
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@settings(
+    max_examples=STDIO_EXAMPLES_PER_TOOL,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_fuzz_every_tool_over_stdio(
+    stdio_target: tuple[Wire, dict[str, list[str]], list[int]], tool: str, data: st.DataObject
+) -> None:
+    wire, tools, next_id = stdio_target
+    arguments = arguments_for(data, tools[tool])
+    next_id[0] += 1
+    wire.send(wire.request(next_id[0], "tools/call", {"name": tool, "arguments": arguments}))
+    reply = wire.next()
+    FUZZED_CALLS["stdio"] += 1
+    assert reply["id"] == next_id[0], reply  # exactly one answer, to this request
+    assert "result" in reply, reply
+    assert_one_plain_answer(tool, CallToolResult.model_validate(reply["result"]))
+
+
+def test_report_fuzzed_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs last in this module (pytest keeps file order): the count for the notes."""
+    with capsys.disabled():
+        print(f"\nfuzzed tool calls: {json.dumps(FUZZED_CALLS)}")
