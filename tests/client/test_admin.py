@@ -272,6 +272,24 @@ async def test_server_info_and_raw_tool_calls(sandbox: Sandbox) -> None:
         await admin.aclose()
 
 
+def test_sse_bodies_yield_every_event_and_the_answer_is_picked_by_id() -> None:
+    """mcp-go streams notifications before the reply on one POST; data may span lines."""
+    from sharkfin_mcp.client._mcp_rpc import _sse_messages
+
+    body = (
+        'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n'
+        ": a comment\n"
+        'event: message\ndata: {"jsonrpc":"2.0",\ndata: "id":3,"result":{}}\n\n'
+        "data: not json\n\n"
+        'data:{"id":4}'
+    )
+    assert _sse_messages(body) == [
+        {"jsonrpc": "2.0", "method": "notifications/progress"},
+        {"jsonrpc": "2.0", "id": 3, "result": {}},
+        {"id": 4},
+    ]
+
+
 # ---- the key never leaks -------------------------------------------------------------------------
 
 SECRET = "wf-agent_s3cr3t-key-that-must-not-leak"
