@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sharkfin_mcp.client import (
     AdminClient,
@@ -230,6 +232,39 @@ async def test_a_session_lost_twice_in_one_call_is_an_error_not_a_loop(sandbox: 
         assert (transport.calls, rpc.initializations) == (2, 2)
     finally:
         await rpc.aclose()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(["call", "restart", "terminate"]), min_size=1, max_size=10))
+async def test_any_sequence_of_session_losses_costs_one_initialisation_each(
+    sandbox: Sandbox, steps: list[str]
+) -> None:
+    """Whatever happens to the session between calls (the daemon forgets it, as on a restart, or
+    it is ended by DELETE), every call succeeds and opens exactly one new session when needed."""
+    client = AdminClient(sandbox.http_url, api_key=sandbox.key("agent"), timeout=2.0)
+    expected, have_session = 0, False
+    try:
+        async with httpx.AsyncClient(base_url=sandbox.http_url) as http:
+            for step in steps:
+                session = client.rpc.session_id
+                if step == "call":
+                    assert len(await client.list_roles()) == 4
+                    expected += 0 if have_session else 1
+                    have_session = True
+                elif step == "restart":
+                    sandbox.mcp.sessions.discard(session or "")
+                    have_session = False
+                elif session is not None:
+                    headers = {**auth_header(sandbox, "agent"), "Mcp-Session-Id": session}
+                    assert (await http.delete("/mcp", headers=headers)).status_code == 200
+                    have_session = False
+        assert client.rpc.initializations == expected
+    finally:
+        await client.aclose()
+
+
+def auth_header(sandbox: Sandbox, user: str) -> dict[str, str]:
+    return {"Authorization": "ApiKey-v1 " + sandbox.key(user)}
 
 
 async def test_concurrent_first_calls_share_one_session(sandbox: Sandbox) -> None:
