@@ -42,7 +42,7 @@ Deviations from the real daemon
 * A ``channel_create`` whose ``members`` repeat a username fails with the store text
   but leaves the channel created with the members added so far.
 * HTTP path cleaning/redirects of Go's ServeMux are not reproduced; a WebSocket
-  upgrade on a REST path gets 400.
+  upgrade on a REST path or on ``/mcp`` gets 400.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Order of checks mirrors the daemon (PROTOCOL.md §1, §2.2, §4.1): unknown path
 wrong method → 405 with ``Allow`` (both before auth), then auth (401 JSON, sent as an
 HTTP denial response on WebSocket scopes, so clients see a failed handshake), then
 identity upsert (``/ws``, ``/notifications/subscribe``, REST; not ``/presence``), then
-the origin check and the upgrade.
+the origin check and the upgrade. ``/mcp`` takes any method and goes, after auth, to
+:class:`._mcp.McpEndpoint` (which upserts on ``tools/call`` only, like the daemon).
 """
 
 from __future__ import annotations

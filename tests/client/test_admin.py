@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sharkfin_mcp.client import (
     AdminClient,
@@ -232,6 +234,39 @@ async def test_a_session_lost_twice_in_one_call_is_an_error_not_a_loop(sandbox: 
         await rpc.aclose()
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(["call", "restart", "terminate"]), min_size=1, max_size=10))
+async def test_any_sequence_of_session_losses_costs_one_initialisation_each(
+    sandbox: Sandbox, steps: list[str]
+) -> None:
+    """Whatever happens to the session between calls (the daemon forgets it, as on a restart, or
+    it is ended by DELETE), every call succeeds and opens exactly one new session when needed."""
+    client = AdminClient(sandbox.http_url, api_key=sandbox.key("agent"), timeout=2.0)
+    expected, have_session = 0, False
+    try:
+        async with httpx.AsyncClient(base_url=sandbox.http_url) as http:
+            for step in steps:
+                session = client.rpc.session_id
+                if step == "call":
+                    assert len(await client.list_roles()) == 4
+                    expected += 0 if have_session else 1
+                    have_session = True
+                elif step == "restart":
+                    sandbox.mcp.sessions.discard(session or "")
+                    have_session = False
+                elif session is not None:
+                    headers = {**auth_header(sandbox, "agent"), "Mcp-Session-Id": session}
+                    assert (await http.delete("/mcp", headers=headers)).status_code == 200
+                    have_session = False
+        assert client.rpc.initializations == expected
+    finally:
+        await client.aclose()
+
+
+def auth_header(sandbox: Sandbox, user: str) -> dict[str, str]:
+    return {"Authorization": "ApiKey-v1 " + sandbox.key(user)}
+
+
 async def test_concurrent_first_calls_share_one_session(sandbox: Sandbox) -> None:
     import anyio
 
@@ -270,6 +305,24 @@ async def test_server_info_and_raw_tool_calls(sandbox: Sandbox) -> None:
             await admin.call_tool("channel_create", {"name": "general", "public": True})
     finally:
         await admin.aclose()
+
+
+def test_sse_bodies_yield_every_event_and_the_answer_is_picked_by_id() -> None:
+    """mcp-go streams notifications before the reply on one POST; data may span lines."""
+    from sharkfin_mcp.client._mcp_rpc import _sse_messages
+
+    body = (
+        'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n'
+        ": a comment\n"
+        'event: message\ndata: {"jsonrpc":"2.0",\ndata: "id":3,"result":{}}\n\n'
+        "data: not json\n\n"
+        'data:{"id":4}'
+    )
+    assert _sse_messages(body) == [
+        {"jsonrpc": "2.0", "method": "notifications/progress"},
+        {"jsonrpc": "2.0", "id": 3, "result": {}},
+        {"id": 4},
+    ]
 
 
 # ---- the key never leaks -------------------------------------------------------------------------
