@@ -128,6 +128,11 @@ class Runtime:
         if self.identity is None:
             registered = await self.call(lambda c: c.register())
             self.identity = Identity(registered.username, registered.role, registered.type)
+            if self.inbox.floor is None:
+                # Before anyone is told who we are (whoami, the first tool call): from here on,
+                # every message is delivered; the background start-up retries if this fails.
+                with contextlib.suppress(SharkfinError):
+                    await self.inbox.take_floor()
         return self.identity
 
     # -- events ------------------------------------------------------------------------------
