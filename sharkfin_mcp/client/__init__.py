@@ -58,10 +58,11 @@ from ._models import (
 )
 from ._presence import PresenceKeeper
 from ._rest import RESTClient
-from ._urls import is_loopback_host, is_loopback_url, rest_base_url, ws_url
+from ._urls import VALID_URL_FORMS, daemon_url, is_loopback_host, is_loopback_url, rest_base_url, ws_url
 
 __all__ = [
     "DM",
+    "VALID_URL_FORMS",
     "AuthenticationError",
     "Backoff",
     "BadRequest",
@@ -99,6 +100,7 @@ __all__ = [
     "UnreadCount",
     "User",
     "Webhook",
+    "daemon_url",
     "is_loopback_host",
     "is_loopback_url",
     "rest_base_url",
