@@ -48,12 +48,14 @@ class Report:
 
 
 async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout) -> int:
+    """Check everything; 0 when all passed, 2 for a configuration the server would refuse to
+    start with (the same check, ``Settings.from_env``, and the same sentence), else 1."""
     report = Report(out)
     try:
         settings = settings or Settings.from_env()
     except ConfigError as exc:
         report.line(False, "configuration", str(exc))
-        return 1
+        return 2
     if settings.sandbox:
         report.line(None, "configuration", "--sandbox needs no checks: it embeds its own daemon")
         return 0

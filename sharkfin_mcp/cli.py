@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ._version import __version__
@@ -94,15 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"sharkfin-mcp: {exc}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from .server._logs import configure_logging
+
+    configure_logging(settings.log_level)
     import anyio
 
-    from .server._serve import serve
+    from .server._serve import ListenError, serve
 
-    anyio.run(serve, settings)
-    return 0
+    try:
+        anyio.run(serve, settings)
+    except ListenError as exc:
+        sys.stderr.write(f"sharkfin-mcp: {exc}\n")
+        return 1
+    # Served and closed (the daemon sockets are shut): skip the interpreter's teardown, tens of
+    # milliseconds of a client's 100 ms shutdown budget.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ The Python counterpart of Sharkfin's Go client package::
 ``http://host:port``. Errors are in :mod:`._errors`, drawn as a tree.
 """
 
+from ._auth import header_problem
 from ._backoff import Backoff, ExponentialBackoff
 from ._client import SharkfinClient
 from ._errors import (
@@ -32,6 +33,7 @@ from ._errors import (
     ServerError,
     SharkfinError,
     TransportError,
+    WrongAddress,
 )
 from ._events import (
     CapabilitiesEvent,
@@ -100,7 +102,9 @@ __all__ = [
     "UnreadCount",
     "User",
     "Webhook",
+    "WrongAddress",
     "daemon_url",
+    "header_problem",
     "is_loopback_host",
     "is_loopback_url",
     "rest_base_url",

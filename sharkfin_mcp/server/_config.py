@@ -24,7 +24,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..client import daemon_url, is_loopback_host, is_loopback_url
+from ..client import daemon_url, header_problem, is_loopback_host, is_loopback_url
 
 __all__ = [
     "DEFAULT_URL",
@@ -294,23 +294,13 @@ _INVISIBLE = " \t\r\n\v\f\ufeff\u200b\u00a0"
 
 def check_secret(raw: str, name: str) -> str:
     """The secret with surrounding whitespace and byte-order marks stripped; raises ConfigError if
-    what is left cannot travel in an HTTP header (printable ASCII, no spaces). The message names
-    the offending character's kind and position, never the secret."""
+    what is left cannot travel in an HTTP header. The message names the offending character's
+    kind and position, never the secret."""
     secret = raw.strip(_INVISIBLE)
-    for position, char in enumerate(secret, start=1):
-        if "!" <= char <= "~":
-            continue
-        if char in "\r\n\u2028\u2029\x85":
-            kind = "a line break"
-        elif char.isspace() or char in "\ufeff\u200b":
-            kind = "a space or invisible character"
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            kind = "a control character"
-        else:
-            kind = "a non-ASCII character"
+    if problem := header_problem(secret):
         raise ConfigError(
-            f"{name} has {kind} at character {position} of {len(secret)}, which cannot be sent in an "
-            "HTTP header; copy the key again as plain ASCII on one line"
+            f"{name} has {problem}, which cannot be sent in an HTTP header; copy the key again as "
+            "plain ASCII on one line"
         )
     return secret
 
