@@ -50,7 +50,7 @@ async def run() -> dict[str, Any]:
         base = Settings(url=sb.ws_url, api_key=sb.key("agent"), api_key_source="test", log_level="ERROR")
         out: dict[str, Any] = {}
         for profile in ("all", "core"):
-            size, count = await catalog_bytes(Settings(**{**base.__dict__, "tool_profile": profile}))
+            size, count = await catalog_bytes(base.model_copy(update={"tool_profile": profile}))
             out[f"catalog_{profile}"] = {"bytes": size, "tools": count}
         headers = {"Authorization": f"ApiKey-v1 {sb.key('bob')}"}
         async with connect(sb.ws_url, additional_headers=headers) as ws:

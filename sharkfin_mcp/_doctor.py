@@ -56,6 +56,8 @@ def _install_check() -> tuple[bool | None, str, str]:
 
 
 async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout) -> int:
+    """Check everything; 0 when all passed, 2 for a configuration the server would refuse to
+    start with (the same check, ``Settings.from_env``, and the same sentence), else 1."""
     report = Report(out)
     import anyio
 
@@ -64,7 +66,7 @@ async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout)
         settings = settings or Settings.from_env()
     except ConfigError as exc:
         report.line(False, "configuration", str(exc))
-        return 1
+        return 2
     if settings.sandbox:
         report.line(None, "configuration", "--sandbox needs no checks: it embeds its own daemon")
         return 0

@@ -8,31 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ._version import __version__
 
-ENV_HELP = """\
-environment:
-  SHARKFIN_URL             daemon address, ws://host:port/ws or http://host:port
-                           (default ws://127.0.0.1:16000/ws)
-  SHARKFIN_API_KEY         API key of the identity to act as (never pass it as a flag)
-  SHARKFIN_API_KEY_FILE    file holding the API key (same as --api-key-file)
-  SHARKFIN_PRESENCE        hold the /presence socket so you show online (default true)
-  SHARKFIN_EVENT_BUFFER    events kept for poll/wait (default 5000)
-  SHARKFIN_REQUEST_TIMEOUT seconds before a daemon request fails (default 30)
-  SHARKFIN_EXCLUDE_OWN     leave your own messages out of wait_for_messages (default true)
-  SHARKFIN_LOG_LEVEL       DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)
-  SHARKFIN_READ_ONLY       expose only tools that change nothing (default false)
-  SHARKFIN_TOOLS           tool profile: all, or core (the conversation tools only)
-  SHARKFIN_SEND_CHANNELS   channels the agent may send to: "general,ops-*,!secret" (default all)
-  SHARKFIN_MAX_SENDS_PER_MINUTE  send rate limit that stops runaway loops (default 60; 0 = off)
-  SHARKFIN_ALLOW_INSECURE  allow sending the key over ws:// or http:// to another host
-  SHARKFIN_MCP_TOKEN       access token HTTP clients must send as Authorization: Bearer
-                           (required to serve HTTP on a non-loopback address)
-  SHARKFIN_MCP_TOKEN_FILE  file holding that token
-  SHARKFIN_STDIO_TRANSPORT auto (pipe transport on Linux, the SDK's elsewhere), pipes or sdk
-
+COMMANDS = """\
 commands:
   sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
   sharkfin-mcp config CLIENT    print a pinned snippet for claude-desktop, claude-code, cursor,
@@ -41,48 +22,45 @@ commands:
 """
 
 
+def _plain(text: str | None) -> str:
+    return (text or "").replace("`", "")
+
+
 def _parser() -> argparse.ArgumentParser:
+    """Every flag, its help and its default come from the Settings declaration (server/_config)."""
+    from .server._config import choices_of, options, shown_default
+
+    environment = ["environment (flags override them):"]
+    for _, field, option in options():
+        if option.env:
+            default = shown_default(field, option).replace("`", "")
+            shown = "" if default == "—" else f" (default {default})"
+            environment.append(f"  {option.env:<31} {_plain(field.description)}{shown}")
     parser = argparse.ArgumentParser(
         prog="sharkfin-mcp",
         description="MCP server for the Sharkfin messaging daemon (stdio by default).",
-        epilog=ENV_HELP,
+        epilog="\n".join(environment) + "\n\n" + COMMANDS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sharkfin-mcp {__version__}")
-    parser.add_argument("--url", help="daemon address (overrides SHARKFIN_URL)")
-    parser.add_argument("--api-key-file", help="read the API key from this file")
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        default=None,
-        help="start an embedded sandbox daemon with demo identities and act as one of them",
-    )
-    parser.add_argument(
-        "--sandbox-as", dest="sandbox_identity", default=None, help="demo identity to act as (default agent)"
-    )
-    parser.add_argument(
-        "--no-presence", dest="presence", action="store_false", default=None, help="do not show as online"
-    )
-    parser.add_argument("--event-buffer", type=int, help="events kept for poll/wait (default 5000)")
-    parser.add_argument("--request-timeout", type=float, help="seconds per daemon request (default 30)")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
-    parser.add_argument(
-        "--read-only", action="store_true", default=None, help="only tools that change nothing"
-    )
-    parser.add_argument("--tools", dest="tool_profile", choices=["all", "core"], help="tool profile")
-    parser.add_argument("--send-channels", help='channels the agent may send to, e.g. "general,!secret"')
-    parser.add_argument("--max-sends-per-minute", type=int, help="send rate limit (0 = off)")
-    parser.add_argument(
-        "--allow-insecure",
-        action="store_true",
-        default=None,
-        help="allow a clear-text ws:// or http:// daemon URL on another host",
-    )
-    parser.add_argument(
-        "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default stdio)"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    for name, field, option in options():
+        if not option.flag:
+            continue
+        default = shown_default(field, option).replace("`", "")
+        help_text = _plain(field.description) + ("" if default == "—" else f" (default {default})")
+        if field.annotation is bool and field.default:
+            help_text = f"turn off: {help_text}"
+        if option.env:
+            help_text += f"; overrides {option.env}"
+        if field.annotation is bool:
+            # A flag switches a boolean away from its default; unset flags stay None (env decides).
+            action = "store_false" if field.default else "store_true"
+            parser.add_argument(option.flag, dest=name, action=action, default=None, help=help_text)
+            continue
+        choices = choices_of(field)
+        metavar = "{" + ",".join(choices) + "}" if choices else None
+        # Values stay text: Settings validates them, so a flag and its variable fail alike.
+        parser.add_argument(option.flag, dest=name, metavar=metavar, default=None, help=help_text)
     return parser
 
 
@@ -114,20 +92,27 @@ def main(argv: list[str] | None = None) -> int:
     from .server import ConfigError, Settings
 
     try:
-        # Every flag's dest is a Settings field (or api_key_file); unset flags are None.
+        # Every flag's dest is a Settings field; unset flags are None.
         settings = Settings.from_env(**vars(args))
     except ConfigError as exc:
-        print(f"sharkfin-mcp: {exc}", file=sys.stderr)
+        sys.stderr.write(f"sharkfin-mcp: {exc}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from .server._logs import configure_logging
+
+    configure_logging(settings.log_level)
     import anyio
 
-    from .server._serve import serve
+    from .server._serve import ListenError, serve
 
-    anyio.run(serve, settings)
-    return 0
+    try:
+        anyio.run(serve, settings)
+    except ListenError as exc:
+        sys.stderr.write(f"sharkfin-mcp: {exc}\n")
+        return 1
+    # Served and closed (the daemon sockets are shut): skip the interpreter's teardown, tens of
+    # milliseconds of a client's 100 ms shutdown budget.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

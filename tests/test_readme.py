@@ -46,3 +46,14 @@ def test_quick_start_has_the_two_commands() -> None:
 
 def test_readme_carries_the_registry_marker() -> None:
     assert re.search(r"mcp-name: io\.github\.[\w-]+/sharkfin-mcp", README)
+
+
+def test_configuration_table_is_generated_from_the_settings_declaration() -> None:
+    from sharkfin_mcp.server._config import BEGIN as CONFIG_BEGIN
+    from sharkfin_mcp.server._config import END as CONFIG_END
+    from sharkfin_mcp.server._config import config_markdown
+
+    documented = README.split(CONFIG_BEGIN, 1)[1].split(CONFIG_END, 1)[0].strip()
+    assert documented == config_markdown().strip(), (
+        "README is stale: run `uv run python -m sharkfin_mcp.server._config --write README.md`"
+    )

@@ -17,6 +17,7 @@ role administration the daemon serves only on ``/mcp``, via :class:`AdminClient`
 """
 
 from ._admin import AdminClient, Role
+from ._auth import header_problem
 from ._backoff import Backoff, ExponentialBackoff
 from ._client import SharkfinClient
 from ._errors import (
@@ -34,6 +35,7 @@ from ._errors import (
     ServerError,
     SharkfinError,
     TransportError,
+    WrongAddress,
 )
 from ._events import (
     CapabilitiesEvent,
@@ -62,10 +64,11 @@ from ._models import (
 from ._notifications import FeedConnected, Notification, notification_feed
 from ._presence import PresenceKeeper
 from ._rest import RESTClient
-from ._urls import is_loopback_host, is_loopback_url, rest_base_url, ws_url
+from ._urls import VALID_URL_FORMS, daemon_url, is_loopback_host, is_loopback_url, rest_base_url, ws_url
 
 __all__ = [
     "DM",
+    "VALID_URL_FORMS",
     "AdminClient",
     "AuthenticationError",
     "Backoff",
@@ -108,6 +111,9 @@ __all__ = [
     "UnreadCount",
     "User",
     "Webhook",
+    "WrongAddress",
+    "daemon_url",
+    "header_problem",
     "is_loopback_host",
     "is_loopback_url",
     "notification_feed",

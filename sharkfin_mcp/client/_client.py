@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from .._version import __version__
 from ._admin import Role
-from ._auth import WIRE_LOG, auth_headers, forget_secret, remember_secret
+from ._auth import WIRE_LOG, auth_headers, forget_secret, redact, remember_secret
 from ._backoff import Backoff, ExponentialBackoff
 from ._errors import (
     AuthenticationError,
@@ -40,6 +40,7 @@ from ._errors import (
     NotConnected,
     RequestTimeout,
     SharkfinError,
+    WrongAddress,
     server_error_from_http,
 )
 from ._events import DisconnectEvent, Event, EventStream, ReconnectEvent, parse_event
@@ -64,6 +65,10 @@ from ._urls import ws_url
 __all__ = ["SharkfinClient"]
 
 log = logging.getLogger("sharkfin_mcp.client")
+CLOSE_TIMEOUT = 0.0
+"""Seconds to wait for the daemon's side of the close handshake after sending ours: none. The
+close frame (or the FIN that follows) already tells the daemon we left, and a process told to
+stop by its MCP client has ~100 ms before it is killed."""
 
 State = Literal["active", "idle"]
 T = TypeVar("T")
@@ -173,7 +178,7 @@ class SharkfinClient:
         self._connected.clear()
         self._fail_pending(ClientClosed("the client was closed"))
         if ws is not None:
-            await ws.close()
+            await ws.close()  # sends our close frame, then drops the socket (CLOSE_TIMEOUT)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -206,6 +211,8 @@ class SharkfinClient:
             raise ClientClosed("the client was closed")
 
     async def _dial(self) -> ClientConnection:
+        """One connection attempt. Every failure becomes one of our errors here, with its text
+        redacted: handshake errors and proxy pages may quote the request's headers."""
         try:
             return await ws_connect(
                 self.url,
@@ -213,7 +220,7 @@ class SharkfinClient:
                 open_timeout=self._connect_timeout,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,
-                close_timeout=1.0,
+                close_timeout=CLOSE_TIMEOUT,
                 max_size=self._max_message_size,
                 compression=None,
                 user_agent_header=f"sharkfin-mcp/{__version__}",
@@ -222,18 +229,25 @@ class SharkfinClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
+            body = redact(body)
             if status == 401:
                 raise AuthenticationError(
                     f"Sharkfin at {self.url} rejected the API key (HTTP 401: {body or 'unauthorized'}); "
                     "check that the key is right and sent for this daemon",
                     401,
                 ) from None
+            if status == 404:
+                raise WrongAddress(
+                    f"{self.url} answered HTTP 404 to the WebSocket upgrade: no Sharkfin daemon "
+                    "listens at that path (wrong path or port); check SHARKFIN_URL, which should look "
+                    "like ws://host:port/ws"
+                ) from None
             raise server_error_from_http(status, body) from None
         except InvalidURI as exc:
-            raise ConnectError(f"not a WebSocket address: {exc}") from None
+            raise ConnectError(redact(f"not a WebSocket address: {exc}")) from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             detail = str(exc) or type(exc).__name__
-            raise ConnectError(f"cannot reach Sharkfin at {self.url}: {detail}") from None
+            raise ConnectError(redact(f"cannot reach Sharkfin at {self.url}: {detail}")) from None
 
     def _attach(self, ws: ClientConnection) -> None:
         self._ws = ws
@@ -248,12 +262,12 @@ class SharkfinClient:
             async for raw in ws:
                 self._dispatch(raw)
         except ConnectionClosed as exc:
-            reason = f"connection lost: {exc}"
+            reason = redact(f"connection lost: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in dispatch must not leave requests hanging
             log.exception("reader failed")
-            reason = f"reader failed: {exc!r}"
+            reason = redact(f"reader failed: {exc!r}")
             await ws.close(1011)
         self._lost(ws, reason)
 
@@ -306,15 +320,27 @@ class SharkfinClient:
             try:
                 ws = await self._dial()
             except SharkfinError as exc:
+                # The first failure of a streak is news; the retries after it are routine.
+                level = (
+                    logging.WARNING
+                    if attempt == 1 or type(exc) is not type(self.last_error)
+                    else logging.DEBUG
+                )
                 self.last_error = exc
-                log.info("connect attempt %d to %s failed: %s", attempt, self.url, exc)
+                log.log(level, "connect attempt %d to %s failed: %s", attempt, self.url, exc)
                 continue
             if self._closed:
                 await ws.close()
                 return
             was_connected = self._ever_connected
+            recovered = self.last_error is not None
             self._attach(ws)
-            log.info("connected to %s after %d attempt(s)", self.url, attempt)
+            log.log(
+                logging.INFO if recovered else logging.DEBUG,
+                "connected to %s after %d attempt(s)",
+                self.url,
+                attempt,
+            )
             if was_connected:
                 self._events.put(ReconnectEvent(attempts=attempt))
             return

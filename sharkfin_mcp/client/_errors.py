@@ -10,6 +10,7 @@
     │   └── MalformedReply           the daemon answered, but not in a shape this client understands
     ├── TransportError               the connection, not the daemon, failed
     │   ├── ConnectError             the daemon could not be reached (refused, DNS, TLS, handshake)
+    │   │   └── WrongAddress         something answered, but not Sharkfin's WebSocket (HTTP 404)
     │   ├── NotConnected             no live connection (lost mid-request, or reconnecting)
     │   └── ClientClosed             the client was closed by its owner
     ├── RequestTimeout               no reply in time (the daemon silently drops replies when busy)
@@ -39,6 +40,7 @@ __all__ = [
     "ServerError",
     "SharkfinError",
     "TransportError",
+    "WrongAddress",
     "server_error_from_http",
     "server_error_from_reply",
 ]
@@ -94,6 +96,11 @@ class TransportError(SharkfinError):
 
 class ConnectError(TransportError):
     pass
+
+
+class WrongAddress(ConnectError):
+    """The address answered the WebSocket upgrade with 404: a wrong path or port, not a daemon
+    that is down. Retrying the same address will not help; the configuration must change."""
 
 
 class NotConnected(TransportError):

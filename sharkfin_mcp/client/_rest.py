@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._admin import AdminClient, Role
-from ._auth import auth_headers
+from ._auth import auth_headers, forget_secret, redact, remember_secret
 from ._errors import ConnectError, RequestTimeout, server_error_from_http
 from ._models import (
     Channel,
@@ -46,6 +46,8 @@ class RESTClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = rest_base_url(base_url)
+        self._api_key = api_key
+        remember_secret(api_key)
         self._options: dict[str, Any] = {
             "base_url": self.base_url + "/api/v1",
             "headers": auth_headers(api_key),
@@ -89,6 +91,8 @@ class RESTClient:
             await self._client.aclose()
         if self._admin is not None:
             await self._admin.aclose()
+        forget_secret(self._api_key)
+        self._api_key = None
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
         import httpx
@@ -98,9 +102,11 @@ class RESTClient:
         except httpx.TimeoutException:
             raise RequestTimeout(f"{method} {path}: no response from {self.base_url} in time") from None
         except httpx.TransportError as exc:
-            raise ConnectError(f"cannot reach Sharkfin at {self.base_url}: {exc}") from None
+            # httpx's texts can quote the request (and so its Authorization header): redact here,
+            # where its exceptions become ours.
+            raise ConnectError(redact(f"cannot reach Sharkfin at {self.base_url}: {exc}")) from None
         if response.status_code >= 400:
-            raise server_error_from_http(response.status_code, response.text)
+            raise server_error_from_http(response.status_code, redact(response.text))
         if response.status_code == 204 or not response.content.strip():
             return None
         return response.json()

@@ -10,6 +10,8 @@ import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "VALID_URL_FORMS",
+    "daemon_url",
     "is_loopback_host",
     "is_loopback_url",
     "notifications_url",
@@ -56,6 +58,49 @@ def notifications_url(url: str) -> str:
     """The ``/notifications/subscribe`` socket next to the REST base (PROTOCOL.md §9)."""
     scheme, netloc, path, _ = _split(rest_base_url(url))
     return urlunsplit((_TO_WS[scheme], netloc, path + "/notifications/subscribe", "", ""))
+VALID_URL_FORMS = "ws://host:port/ws or http://host:port (wss:// and https:// too)"
+_DAEMON_PATHS = {"ws": ("", "/", "/ws", "/ws/"), "http": ("", "/")}
+
+
+def daemon_url(url: str) -> str:
+    """The one canonical address of a daemon, ``ws(s)://host[:port]/ws``, from what a person typed.
+
+    Accepts ``ws(s)://host:port[/ws][/]`` and ``http(s)://host:port[/]`` (the port may be left to
+    the scheme's default behind a TLS proxy); raises ``ValueError`` with one sentence saying what a
+    valid address looks like for anything else: no scheme, another scheme, a user name or password,
+    a query, or a path such as ``/api/v1`` (those name the REST API, not the daemon).
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    family = "ws" if scheme in ("ws", "wss") else "http" if scheme in ("http", "https") else None
+    problem = None
+    try:
+        port = parts.port
+    except ValueError:
+        port, problem = None, "its port is not a number from 0 to 65535"
+    if family is None:
+        problem = (
+            "it has no ws://, wss://, http:// or https:// scheme"
+            if "://" not in text
+            else (f"the scheme {parts.scheme!r} is not one of ws, wss, http, https")
+        )
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif "@" in parts.netloc:
+        problem = "it carries a user name or password (the key goes in SHARKFIN_API_KEY)"
+    elif parts.query or parts.fragment:
+        problem = "it has a query or fragment"
+    elif parts.path not in _DAEMON_PATHS[family]:
+        problem = f"the path {parts.path!r} is not the daemon's WebSocket (/ws) or its root"
+    if problem:
+        shown = text if "@" not in parts.netloc else f"{parts.scheme}://…@{parts.hostname}"
+        raise ValueError(f"{shown!r} is not a Sharkfin address: {problem}; use {VALID_URL_FORMS}")
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((_TO_WS[scheme], netloc, "/ws", "", ""))
 
 
 def is_loopback_host(host: str) -> bool:

@@ -42,7 +42,7 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         subscriptions=bus,
-        log_level=settings.log_level,  # type: ignore[arg-type]
+        log_level=settings.log_level,
     )
 
     def include(name: str, annotations: ToolAnnotations) -> bool:

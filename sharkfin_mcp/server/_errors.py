@@ -13,6 +13,7 @@ from ..client import (
     RequestTimeout,
     ServerError,
     SharkfinError,
+    WrongAddress,
 )
 
 __all__ = ["connection_problem", "tool_error"]
@@ -25,6 +26,11 @@ def connection_problem(url: str, last_error: SharkfinError | None, key_source: s
             f"Sharkfin at {url} rejected the API key ({key_source}). Ask the operator to fix "
             "SHARKFIN_API_KEY (or SHARKFIN_API_KEY_FILE) in this MCP server's configuration and "
             "restart it; retrying will not help until then."
+        )
+    if isinstance(last_error, WrongAddress):
+        return (
+            f"{last_error}. Ask the operator to fix SHARKFIN_URL in this MCP server's configuration "
+            "and restart it; retrying will not help until then."
         )
     if isinstance(last_error, ConnectError):
         return (

@@ -310,17 +310,16 @@ async def _learn_identity(runtime: Runtime) -> None:
 @contextlib.asynccontextmanager
 async def _embedded_sandbox(settings: Settings) -> AsyncIterator[Settings]:
     """Run a sandbox daemon in this process and act as one of its demo identities."""
-    from dataclasses import replace
-
     from ..sandbox import Sandbox
 
     async with Sandbox() as sandbox:
         await _seed_demo(sandbox, settings.sandbox_identity)
-        yield replace(
-            settings,
-            url=sandbox.ws_url,
-            api_key=sandbox.key(settings.sandbox_identity),
-            api_key_source="sandbox",
+        yield settings.model_copy(
+            update={
+                "url": sandbox.ws_url,
+                "api_key": sandbox.key(settings.sandbox_identity),
+                "api_key_source": "sandbox",
+            }
         )
 
 

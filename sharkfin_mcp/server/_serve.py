@@ -7,12 +7,16 @@ and a watchdog ends the process if a blocked stdin read would otherwise hold it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -22,53 +26,82 @@ from ._config import Settings
 from ._runtime import RUNTIME_CLOSED
 from ._stdio import serve_stdio
 
-__all__ = ["BearerTokenGate", "serve"]
+__all__ = ["BearerTokenGate", "ListenError", "serve"]
 
 log = logging.getLogger("sharkfin_mcp.server")
-SHUTDOWN_GRACE = 1.5
+STDIO_GRACE = 0.06
+"""Seconds a stopping stdio server may spend closing its daemon sockets before it exits anyway.
+Claude Code sends SIGTERM 100 ms after SIGINT; the kernel closes whatever is still open, and the
+daemon takes a closed TCP connection as the identity leaving, close frame or not."""
+HTTP_GRACE = 1.5
+"""HTTP mode lets uvicorn finish the responses in flight first."""
+
+
+class ListenError(OSError):
+    """HTTP mode could not listen on the configured address (busy port, no such address)."""
 
 
 async def serve(settings: Settings) -> None:
+    """Serve until stdin closes or SIGINT/SIGTERM. Raises ListenError (one sentence) when HTTP
+    mode cannot bind its address."""
     from . import build_server
 
     mcp = build_server(settings)
+    if settings.transport == "http":
+        listener = _listen(settings.host, settings.port)
+        server = _http_server(mcp, settings)
+
+        def stop() -> None:
+            server.should_exit = True  # uvicorn then runs the lifespan's shutdown
+
+        with _stop_on_signals(stop, HTTP_GRACE):
+            host, port = listener.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", shown, port)
+            await server.serve(sockets=[listener])
+        return
     async with anyio.create_task_group() as tasks:
-        if settings.transport == "http":
-            server = _http_server(mcp, settings)
-
-            def stop() -> None:
-                server.should_exit = True  # uvicorn then runs the lifespan's shutdown
-
-            tasks.start_soon(_stop_on_signal, stop)
-            await server.serve()
-        else:
-            tasks.start_soon(_stop_on_signal, tasks.cancel_scope.cancel)
-            await serve_stdio(mcp)
+        with _stop_on_signals(tasks.cancel_scope.cancel, STDIO_GRACE):
+            await serve_stdio(mcp, settings.stdio_transport)
         tasks.cancel_scope.cancel()
 
 
 def shutdown_signals(platform: str | None = None) -> tuple[signal.Signals, ...]:
-    """The signals that stop the server. None on Windows: asyncio has no signal handlers there
-    (``open_signal_receiver`` raises NotImplementedError), SIGTERM is TerminateProcess, which no
-    process can catch, and Ctrl-C reaches us as KeyboardInterrupt; stdin EOF stops us as usual."""
-    return () if (platform or sys.platform) == "win32" else (signal.SIGTERM, signal.SIGINT)
+    """The signals that stop the server. On Windows only SIGINT (Ctrl-C, CTRL_C_EVENT): SIGTERM is
+    TerminateProcess there, which no process can catch; stdin EOF stops us as usual."""
+    if (platform or sys.platform) == "win32":
+        return (signal.SIGINT,)
+    return (signal.SIGINT, signal.SIGTERM)
 
 
-async def _stop_on_signal(stop: Callable[[], None]) -> None:
-    handled = shutdown_signals()
-    if not handled:
-        return
-    with anyio.open_signal_receiver(*handled) as signals:
-        async for signum in signals:
-            log.info("received %s: shutting down", signal.Signals(signum).name)
-            _exit_later(SHUTDOWN_GRACE)
-            stop()
-            return
+@contextlib.contextmanager
+def _stop_on_signals(stop: Callable[[], None], grace: float) -> Iterator[None]:
+    """SIGINT and SIGTERM start the exit watchdog at once, from the signal handler itself (it
+    runs between bytecodes even while the event loop is busy, say importing a module), then ask
+    the loop to ``stop``."""
+    loop = asyncio.get_running_loop()
+
+    def stop_soon(signum: int) -> None:
+        log.debug("received %s: shutting down", signal.Signals(signum).name)
+        stop()
+
+    def on_signal(signum: int, _: object) -> None:
+        _exit_later(grace)
+        loop.call_soon_threadsafe(stop_soon, signum)
+
+    signals = shutdown_signals()
+    previous = {signum: signal.signal(signum, on_signal) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _exit_later(seconds: float) -> None:
-    """A blocked stdin read in a worker thread cannot be cancelled; do not let it keep us alive
-    once the daemon sockets are closed (or the grace period is over)."""
+    """A blocked stdin read in a worker thread cannot be cancelled, and a loop busy elsewhere may
+    not get to closing the sockets in time: exit once the daemon sockets are closed, or when the
+    grace period is over, whichever comes first."""
 
     def exit_when_closed() -> None:
         RUNTIME_CLOSED.wait(seconds)
@@ -76,6 +109,32 @@ def _exit_later(seconds: float) -> None:
         os._exit(0)
 
     threading.Thread(target=exit_when_closed, daemon=True, name="sharkfin-exit").start()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the HTTP address ourselves, so a busy port is one sentence (not uvicorn's traceback)
+    and port 0 can be reported as the port actually chosen."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        hint = (
+            " (another process uses that port: pick another with --port)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    listener.set_inheritable(True)
+    return listener
 
 
 def _http_server(mcp: Any, settings: Settings) -> Any:
@@ -94,8 +153,24 @@ def _http_server(mcp: Any, settings: Settings) -> Any:
     return Server(config)
 
 
+OAUTH_DISCOVERY = ("/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server")
+NOT_OAUTH = (
+    b'{"error":"not found: this server takes a static access token, not OAuth; send '
+    b'Authorization: Bearer <SHARKFIN_MCP_TOKEN> on every request"}'
+)
+UNAUTHORIZED = (
+    b'{"error":"missing or wrong access token: send the header Authorization: Bearer <token>, '
+    b"where <token> is the value of SHARKFIN_MCP_TOKEN in this server's configuration\"}"
+)
+
+
 class BearerTokenGate:
-    """Requires ``Authorization: Bearer <token>`` on every HTTP request (probes use plain TCP)."""
+    """Requires ``Authorization: Bearer <token>`` on every HTTP request (probes use plain TCP).
+
+    OAuth discovery (``/.well-known/oauth-*``, ``/register``) answers 404, not 401: a 401 there
+    makes clients such as Claude Code start an OAuth flow and report a registration failure,
+    where a 404 makes them fall back to the configured header.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -107,16 +182,23 @@ class BearerTokenGate:
             return
         import hmac
 
+        path = str(scope.get("path", ""))
+        if path.startswith(OAUTH_DISCOVERY) or path == "/register":
+            await _answer(send, 404, NOT_OAUTH)
+            return
         given = dict(scope.get("headers") or []).get(b"authorization", b"")
         if hmac.compare_digest(given, self._expected):
             await self.app(scope, receive, send)
             return
-        body = b'{"error":"missing or wrong access token: send Authorization: Bearer <SHARKFIN_MCP_TOKEN>"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, 401, UNAUTHORIZED, (b"www-authenticate", b"Bearer"))
+
+
+async def _answer(send: Send, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -98,7 +98,7 @@ async def test_closed_clients_leave_no_redaction_filters_behind(sandbox: Any) ->
     for _ in range(3):
         async with await SharkfinClient.connect(sandbox.ws_url, api_key=key) as client:
             assert wire.filters == before  # one process-wide filter, not one per client
-            assert _REDACT.secrets[key] == 1  # redacting while open
+            assert _REDACT.secrets[key] == 2  # redacting while open (its /ws and its REST halves)
             await client.ping()
     assert wire.filters == before
     assert key not in _REDACT.secrets

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -16,7 +15,7 @@ from sharkfin_mcp.server import Settings, build_server
 
 def settings_for(sb: Sandbox, username: str = "agent", **overrides: Any) -> Settings:
     base = Settings(url=sb.ws_url, api_key=sb.key(username), api_key_source="test", presence=False)
-    return replace(base, **overrides)
+    return base.model_copy(update=overrides)
 
 
 async def ready(client: Client, deadline: float = 5.0) -> None:

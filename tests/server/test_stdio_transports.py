@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -18,14 +19,13 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sharkfin_mcp
 from sharkfin_mcp.server import Settings
-from sharkfin_mcp.server._serve import _stop_on_signal, shutdown_signals
+from sharkfin_mcp.server._serve import _stop_on_signals, shutdown_signals
 from sharkfin_mcp.server._stdio_choice import STDIO_TRANSPORT_ENV, choose_stdio_transport
 
 ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
@@ -184,19 +184,20 @@ def test_the_choice_is_pipes_only_where_the_pipe_transport_can_work(
 # -- other platform assumptions -----------------------------------------------------------------
 
 
-def test_no_signal_handlers_on_windows() -> None:
-    assert shutdown_signals("win32") == ()
+def test_only_sigint_is_handled_on_windows() -> None:
+    assert shutdown_signals("win32") == (signal.SIGINT,)
     assert {s.name for s in shutdown_signals("linux")} == {"SIGTERM", "SIGINT"}
     assert {s.name for s in shutdown_signals("darwin")} == {"SIGTERM", "SIGINT"}
 
 
 @pytest.mark.anyio
-async def test_the_signal_task_returns_at_once_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_on_windows_sigterm_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
-    stopped: list[bool] = []
-    with anyio.fail_after(5):
-        await _stop_on_signal(lambda: stopped.append(True))  # would raise NotImplementedError there
-    assert stopped == []
+    before_term, before_int = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with _stop_on_signals(lambda: None, 1.0):
+        assert signal.getsignal(signal.SIGTERM) is before_term
+        assert signal.getsignal(signal.SIGINT) is not before_int
+    assert signal.getsignal(signal.SIGINT) is before_int
 
 
 @pytest.mark.parametrize(
