@@ -30,7 +30,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ._compat import WholeArguments, registered_tool
+from ._compat import pass_arguments_as_given, registered_tool
 
 __all__ = ["ArgumentSpec", "add_tool", "describe", "lean_schema"]
 
@@ -89,7 +89,7 @@ class ArgumentSpec:
             checked = self.model.model_validate(given)
         except ValidationError as exc:
             raise ToolError(self.explain(exc)) from None
-        return {name: getattr(checked, name) for name in self.names}
+        return dict(checked.__dict__)
 
     def explain(self, exc: ValidationError) -> str:
         error = exc.errors(include_url=False)[0]
@@ -242,5 +242,5 @@ def add_tool(
     mcp.add_tool(call, name=fn.__name__, description=description, annotations=annotations)
     tool = registered_tool(mcp, fn.__name__)
     tool.parameters = spec.schema
-    tool.fn_metadata.arg_model = WholeArguments
+    pass_arguments_as_given(tool)
     return spec

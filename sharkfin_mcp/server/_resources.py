@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ..client import NotFound
+from ._compat import lowlevel_server
 from ._runtime import UNREAD_URI, Runtime
 from ._sessions import ConnectionTable
 
@@ -80,7 +81,7 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
         rt = cast(Runtime, ctx.request_context.lifespan_context)
         return await _read(rt, lambda c: _dump(c.history(channel, limit=50)))
 
-    low = mcp._lowlevel_server  # no public hook for handshake-era subscribe in mcp 2.3
+    low = lowlevel_server(mcp)  # no public hook for handshake-era subscribe in mcp 2.3
 
     async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
         subscribers = ctx.lifespan_context.legacy_subscribers

@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ._compat import lowlevel_server
 from ._wire import jsonrpc_streams
 
 __all__ = ["serve_stdio"]
@@ -94,7 +95,7 @@ async def _claimed_pipes() -> AsyncIterator[tuple[_Lines, _Writer]]:
 
 async def serve_stdio(mcp: Any) -> None:
     """Run ``mcp`` (an MCPServer) on stdin/stdout until stdin closes."""
-    low = mcp._lowlevel_server  # the same call MCPServer.run_stdio_async makes
+    low = lowlevel_server(mcp)  # the same call MCPServer.run_stdio_async makes
     options = low.create_initialization_options()
     usable = sys.platform != "win32" and all(_is_pipe_like(fd) for fd in (0, 1))
     if not usable:
