@@ -96,6 +96,9 @@ async def test_no_forged_rows_from_names_and_bodies(agent: Client, alice: Sharkf
         assert rows >= 1, tool
         assert len(text_of(result).splitlines()) == rows, (tool, text_of(result))
         assert "\u2028" not in text_of(result) and "\u202e" not in text_of(result)
+    for tool, args in [("history", {"channel": "a\n[9] b"}), ("dm_open", {"username": "x\u2029y"})]:
+        error = await call_err(agent, tool, args)  # errors quote names too
+        assert len(error.splitlines()) == 1 and "not found" in error, error
 
 
 async def test_prompt_errors_are_invalid_params(agent: Client) -> None:
