@@ -17,6 +17,7 @@ from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestPar
 
 from ..client import NotFound
 from ._compat import lowlevel_server
+from ._render import clean
 from ._runtime import UNREAD_URI, Runtime
 from ._sessions import ConnectionTable
 
@@ -44,8 +45,8 @@ async def _read(rt: Runtime, operation: Any) -> str:
     except ToolError as exc:
         # Runtime.call raises "from None", which keeps the client's error as __context__.
         if isinstance(exc.__context__, NotFound):
-            raise ResourceNotFoundError(str(exc)) from None
-        raise ResourceError(str(exc)) from None
+            raise ResourceNotFoundError(clean(str(exc))) from None
+        raise ResourceError(clean(str(exc))) from None
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
