@@ -7,7 +7,8 @@ Models send ``null`` for optional arguments they do not mean to set, numbers as 
 * numeric and boolean strings are accepted where a number or boolean is expected, and JSON text
   where a list or object is expected; arguments the tool does not have are ignored;
 * a failure is one plain sentence naming the argument and what it accepts, with no validator
-  jargon and no links, e.g. ``limit must be an integer from 1 to 100, not 'lots'.``
+  jargon and no links, e.g. ``limit must be an integer from 1 to 100, not 'lots'.``;
+* any error the tool raises is one line, escaped like every text rendering (``_render.clean``).
 
 The published input schema is lean, because clients send it to the model on every turn: no
 ``title``s, optional parameters are simply not ``required`` (no ``anyOf`` with ``null``, no
@@ -30,7 +31,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ._compat import WholeArguments, registered_tool
+from ._compat import pass_arguments_as_given, registered_tool
+from ._render import clean
 
 __all__ = ["ArgumentSpec", "add_tool", "describe", "lean_schema"]
 
@@ -89,7 +91,7 @@ class ArgumentSpec:
             checked = self.model.model_validate(given)
         except ValidationError as exc:
             raise ToolError(self.explain(exc)) from None
-        return {name: getattr(checked, name) for name in self.names}
+        return dict(checked.__dict__)
 
     def explain(self, exc: ValidationError) -> str:
         error = exc.errors(include_url=False)[0]
@@ -233,7 +235,11 @@ def add_tool(
         kwargs = spec.validate(arguments)
         if context is not None:
             kwargs[context] = ctx
-        return await fn(**kwargs)
+        try:
+            return await fn(**kwargs)
+        except ToolError as exc:
+            # An error is text the model reads too, and often quotes a name or the daemon's words.
+            raise ToolError(clean(str(exc))) from exc.__context__
 
     returns = inspect.signature(fn, eval_str=True).return_annotation
     call.__name__ = call.__qualname__ = fn.__name__
@@ -242,5 +248,5 @@ def add_tool(
     mcp.add_tool(call, name=fn.__name__, description=description, annotations=annotations)
     tool = registered_tool(mcp, fn.__name__)
     tool.parameters = spec.schema
-    tool.fn_metadata.arg_model = WholeArguments
+    pass_arguments_as_given(tool)
     return spec

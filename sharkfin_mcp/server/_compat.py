@@ -9,15 +9,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp.server import Server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import model_validator
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 
-__all__ = ["CHECKED_AGAINST", "WholeArguments", "registered_tool"]
+__all__ = [
+    "CHECKED_AGAINST",
+    "ArgumentsAsGiven",
+    "lowlevel_server",
+    "pass_arguments_as_given",
+    "registered_tool",
+    "session_connection",
+]
 
 CHECKED_AGAINST = "2.3.0"
 """The ``mcp`` version every entry below was read against."""
+
+
+def lowlevel_server(mcp: MCPServer[Any]) -> Server[Any]:
+    """The low-level ``Server`` inside an ``MCPServer``.
+
+    mcp 2.3.0: ``MCPServer._lowlevel_server``. Needed to run it on our own stdio streams (what
+    ``MCPServer.run_stdio_async`` does with it) and to serve handshake-era ``resources/subscribe``,
+    for which ``MCPServer`` has no public hook.
+    """
+    return mcp._lowlevel_server
+
+
+def session_connection(session: Any) -> Any | None:
+    """The connection behind a ``ServerSession`` (``None`` for modern-era requests, which have none).
+
+    mcp 2.3.0: ``ServerSession._connection``. The SDK builds a new ``ServerSession`` for every
+    request, so only the connection can key what must outlive one call (event readers,
+    handshake-era subscriptions); ``ServerSession`` exposes no public accessor for it.
+    """
+    return getattr(session, "_connection", None)
 
 
 def registered_tool(mcp: MCPServer[Any], name: str) -> Tool:
@@ -32,19 +59,26 @@ def registered_tool(mcp: MCPServer[Any], name: str) -> Tool:
     return tool
 
 
-class WholeArguments(ArgModelBase):
-    """An argument model that hands a tool its arguments object untouched, as ``arguments``.
+class ArgumentsAsGiven(FuncMetadata):
+    """Hands a tool its arguments object untouched, as the keyword argument ``arguments``.
 
-    mcp 2.3.0: ``Tool.run`` validates arguments with ``fn_metadata.arg_model`` (a public, live
-    field) before calling the function, and turns a failure into pydantic's text. Our own
-    validation (``_arguments``) runs inside the function instead, so that failures read as one
-    plain sentence; this model only carries the object there. ``ArgModelBase`` supplies the
-    ``model_dump_one_level`` the SDK calls on it.
+    mcp 2.3.0: ``Tool.run`` calls ``fn_metadata.validate_arguments(arguments)`` (a public method
+    of the public ``FuncMetadata``; the SDK's docstring: "Validate raw arguments into a one-level
+    kwargs dict") before the function, and turns a failure into pydantic's text. Our validation
+    (``_arguments``) runs inside the function instead, so that a failure reads as one plain
+    sentence; this only carries the object there, with no second pass over it.
     """
 
-    arguments: dict[str, Any]
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        return {"arguments": arguments_to_validate}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _whole(cls, data: Any) -> dict[str, Any]:
-        return {"arguments": dict(data) if isinstance(data, dict) else {}}
+
+def pass_arguments_as_given(tool: Tool) -> None:
+    """Make ``tool`` receive its raw arguments object (see :class:`ArgumentsAsGiven`)."""
+    old = tool.fn_metadata
+    tool.fn_metadata = ArgumentsAsGiven(
+        arg_model=old.arg_model,
+        output_schema=old.output_schema,
+        output_model=old.output_model,
+        wrap_output=old.wrap_output,
+    )

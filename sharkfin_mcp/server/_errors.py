@@ -16,7 +16,17 @@ from ..client import (
     WrongAddress,
 )
 
-__all__ = ["connection_problem", "tool_error"]
+__all__ = ["STORE_ERRORS", "connection_problem", "tool_error"]
+
+STORE_ERRORS = (
+    ("UNIQUE constraint failed: channels.name", "that name is taken by a channel or DM (see channel_list)"),
+    (
+        "UNIQUE constraint failed: mention_groups.slug",
+        "that mention group exists already (mention_group_list)",
+    ),
+    ("mark read: constraint failed: FOREIGN KEY", "no message has that message_id (take ids from history)"),
+)
+"""The daemon's raw database errors (PROTOCOL.md §4.5) and what they mean for the agent."""
 
 
 def connection_problem(url: str, last_error: SharkfinError | None, key_source: str) -> str:
@@ -63,5 +73,8 @@ def tool_error(exc: SharkfinError, *, username: str | None, role: str | None) ->
     if isinstance(exc, InvalidMetadata):
         return ToolError(f'{exc}; pass metadata as a JSON object, e.g. {{"kind": "status"}}')
     if isinstance(exc, ServerError):
+        for raw, plain in STORE_ERRORS:
+            if raw in exc.message:
+                return ToolError(f"Sharkfin refused the request: {plain}")
         return ToolError(f"Sharkfin refused the request: {exc.message}")
     return ToolError(str(exc))

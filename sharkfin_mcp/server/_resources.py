@@ -16,6 +16,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ..client import NotFound
+from ._compat import lowlevel_server
+from ._render import clean
 from ._runtime import Runtime
 from ._sessions import ConnectionTable
 from ._uris import CHANNELS_URI, HISTORY_TEMPLATE, ME_URI, UNREAD_URI, USERS_URI, canonical
@@ -44,8 +46,8 @@ async def _read(rt: Runtime, operation: Any) -> str:
     except ToolError as exc:
         # Runtime.call raises "from None", which keeps the client's error as __context__.
         if isinstance(exc.__context__, NotFound):
-            raise ResourceNotFoundError(str(exc)) from None
-        raise ResourceError(str(exc)) from None
+            raise ResourceNotFoundError(clean(str(exc))) from None
+        raise ResourceError(clean(str(exc))) from None
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
@@ -85,7 +87,7 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
         channel = channel.removeprefix("#")
         return await _read(rt, lambda c: _dump(c.history(channel, limit=50)))
 
-    low = mcp._lowlevel_server  # no public hook for handshake-era subscribe in mcp 2.3
+    low = lowlevel_server(mcp)  # no public hook for handshake-era subscribe in mcp 2.3
 
     async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
         uri = str(params.uri)

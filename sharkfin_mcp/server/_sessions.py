@@ -18,6 +18,8 @@ from mcp.server import MCPServer, ServerRequestContext
 from mcp.types import NotificationParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from ._compat import lowlevel_server, session_connection
+
 __all__ = ["PROCESS", "ConnectionTable", "connection_key", "on_handshake"]
 
 PROCESS = "process"
@@ -25,7 +27,7 @@ V = TypeVar("V")
 
 
 def connection_key(session: Any) -> object:
-    connection = getattr(session, "_connection", None)  # private in mcp 2.3; see module docstring
+    connection = session_connection(session)
     if connection is None or getattr(connection, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS:
         return PROCESS
     session_id = getattr(connection, "session_id", None)
@@ -37,7 +39,7 @@ def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], Awaitable[N
     ``notifications/initialized``: the moment its session begins (modern-era requests have none).
 
     ``MCPServer`` offers no public hook for client notifications in mcp 2.3, so this registers on
-    its low-level server (a private attribute, like ``resources/subscribe`` does).
+    its low-level server (see ``_compat``).
     """
 
     async def initialized(ctx: ServerRequestContext[Any], params: NotificationParams) -> None:
@@ -45,7 +47,7 @@ def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], Awaitable[N
         if outcome is not None:
             await outcome
 
-    low = mcp._lowlevel_server
+    low = lowlevel_server(mcp)
     low.add_notification_handler("notifications/initialized", NotificationParams, initialized)
 
 

@@ -20,6 +20,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ._compat import lowlevel_server
 from ._stdio_choice import STDIO_TRANSPORT_ENV, choose_stdio_transport
 from ._wire import jsonrpc_streams
 
@@ -91,7 +92,7 @@ async def _claimed_pipes() -> AsyncIterator[tuple[_Lines, _Writer]]:
 async def serve_stdio(mcp: Any, requested: str = "auto") -> None:
     """Run ``mcp`` (an MCPServer) on stdin/stdout until stdin closes; ``requested`` is the
     ``SHARKFIN_STDIO_TRANSPORT`` setting."""
-    low = mcp._lowlevel_server  # the same call MCPServer.run_stdio_async makes
+    low = lowlevel_server(mcp)  # the same call MCPServer.run_stdio_async makes
     options = low.create_initialization_options()
     transport = choose_stdio_transport({STDIO_TRANSPORT_ENV: requested})
     logging.getLogger("sharkfin_mcp.server").debug("stdio transport: %s", transport)

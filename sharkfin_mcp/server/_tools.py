@@ -317,12 +317,12 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         listed = {c.name: c for c in await rt.call(lambda c: c.channels())}
         found = listed.get(channel)
         if found is None:
-            raise ToolError(f"channel not found: {clean(channel)} (see channel_list; for a DM use dm_open)")
+            raise ToolError(f"channel not found: {channel} (see channel_list; for a DM use dm_open)")
         if found.member:
             return _done(f"already a member of #{clean(channel)}")
         if not found.public:
             raise ToolError(
-                f"#{clean(channel)} is private and requires an invite: ask a member to channel_invite you"
+                f"#{channel} is private and requires an invite: ask a member to channel_invite you"
             )
         await rt.call(lambda c: c.join_channel(channel))
         return _done(f"joined #{clean(channel)}")
@@ -453,7 +453,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
         # The daemon answers 204 to any id (PROTOCOL.md §6), so look first.
         if webhook_id not in {h.id for h in await rt.call(lambda c: c.list_webhooks())}:
             raise ToolError(
-                f"webhook id {clean(webhook_id)} is unknown: it is not one of your active webhooks "
+                f"webhook id {webhook_id} is unknown: it is not one of your active webhooks "
                 "(list_webhooks shows them); nothing was removed"
             )
         await rt.call(lambda c: c.unregister_webhook(webhook_id))

@@ -250,3 +250,38 @@ def test_an_unencodable_outgoing_message_is_repaired_not_fatal() -> None:
         "id": 4,
         "result": {"body": "a\ufffdb", "k\ufffd": ["\ufffd"]},
     }
+
+
+HOSTILE_PARAMS = [
+    ("resources/read", {"uri": "sharkfin://channels/../history"}),
+    ("resources/read", {"uri": "sharkfin://channels/a%0Ab/history"}),
+    ("resources/read", {"uri": 5}),
+    ("resources/read", {}),
+    ("resources/subscribe", {"uri": "not a uri"}),
+    ("prompts/get", {"name": "summarize_channel", "arguments": {"channel": 5}}),
+    ("prompts/get", {"name": "summarize_channel", "arguments": "x"}),
+    ("prompts/get", {"name": None}),
+    ("tools/call", {"name": "no_such_tool", "arguments": {}}),
+    ("tools/call", {"name": "history", "arguments": "channel=general"}),
+    ("tools/call", {"name": "history", "arguments": None}),
+    ("tools/call", {}),
+    ("logging/setLevel", {"level": "loud"}),
+    (
+        "completion/complete",
+        {"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": ""}},
+    ),
+    ("tools/list", {"cursor": "garbage"}),
+    ("no/such/method", {}),
+]
+
+
+def test_hostile_params_to_every_method_get_exactly_one_answer(wire: Wire) -> None:
+    wire.handshake()
+    for request_id, (method, params) in enumerate(HOSTILE_PARAMS, start=10):
+        wire.send(wire.request(request_id, method, params))
+        reply = wire.next()
+        assert reply["id"] == request_id, (method, params, reply)
+        assert ("result" in reply) != ("error" in reply), reply
+        if "error" in reply:
+            assert reply["error"]["code"] in (-32002, -32600, -32601, -32602), (method, params, reply)
+            assert len(reply["error"]["message"].splitlines()) == 1, reply

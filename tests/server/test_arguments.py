@@ -238,37 +238,3 @@ async def test_a_bad_argument_gets_one_plain_sentence(
 async def test_unknown_arguments_are_ignored(tools: tuple[Client, list[Tool]]) -> None:
     client, _ = tools
     await call_ok(client, "history", {"channel": "general", "limit": 1, "verbose": True, "arguments": "{}"})
-
-
-# -- the SDK internals this relies on ------------------------------------------------------------------
-
-
-def test_the_sdk_internals_used_are_still_there() -> None:
-    """Fails loudly on an SDK upgrade that moves what ``_compat`` reaches into."""
-    import importlib.metadata
-
-    from mcp.server.mcpserver import MCPServer
-
-    from sharkfin_mcp.server import _compat
-    from sharkfin_mcp.server._arguments import add_tool
-
-    async def probe(limit: int = 3) -> str:
-        """A probe."""
-        return str(limit)
-
-    server: MCPServer[Any] = MCPServer("probe")
-    spec = add_tool(server, probe, annotations=_read_only(), description="A probe.")
-    tool = _compat.registered_tool(server, "probe")
-    assert tool.parameters == spec.schema
-    assert tool.fn_metadata.arg_model is _compat.WholeArguments
-    assert tool.fn_metadata.validate_arguments({"limit": "x"}) == {"arguments": {"limit": "x"}}
-    with pytest.raises(LookupError):
-        _compat.registered_tool(server, "absent")
-    version = importlib.metadata.version("mcp")
-    assert version.split(".")[0] == _compat.CHECKED_AGAINST.split(".")[0], "re-check _compat on a new major"
-
-
-def _read_only() -> Any:
-    from mcp.types import ToolAnnotations
-
-    return ToolAnnotations(read_only_hint=True)

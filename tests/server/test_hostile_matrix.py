@@ -96,6 +96,9 @@ async def test_no_forged_rows_from_names_and_bodies(agent: Client, alice: Sharkf
         assert rows >= 1, tool
         assert len(text_of(result).splitlines()) == rows, (tool, text_of(result))
         assert "\u2028" not in text_of(result) and "\u202e" not in text_of(result)
+    for tool, args in [("history", {"channel": "a\n[9] b"}), ("dm_open", {"username": "x\u2029y"})]:
+        error = await call_err(agent, tool, args)  # errors quote names too
+        assert len(error.splitlines()) == 1 and "not found" in error, error
 
 
 async def test_prompt_errors_are_invalid_params(agent: Client) -> None:
@@ -127,3 +130,15 @@ async def test_repeating_an_idempotent_call_is_a_success_or_a_clear_error(agent:
     again = await call_ok(agent, "channel_invite", {"channel": "crew-room", "username": "bob"})
     assert "invited bob" in text_of(first) and "already a member" in text_of(again)
     assert "is unknown" in await call_err(agent, "unregister_webhook", {"webhook_id": "f" * 32})
+
+
+async def test_the_daemons_database_errors_read_as_plain_refusals(agent: Client) -> None:
+    await call_ok(agent, "channel_create", {"name": "twice"})
+    await call_ok(agent, "mention_group_create", {"slug": "twice-crew"})
+    for tool, args, words in [
+        ("channel_create", {"name": "twice"}, "that name is taken by a channel or DM"),
+        ("mention_group_create", {"slug": "twice-crew"}, "that mention group exists already"),
+        ("mark_read", {"channel": "general", "message_id": 10**9}, "no message has that message_id"),
+    ]:
+        text = await call_err(agent, tool, args)
+        assert words in text and "constraint" not in text, text
