@@ -174,7 +174,7 @@ def registry_entry(server: dict[str, Any], bundle: Path, version: str) -> dict[s
     """The committed server.json plus the bundle as an ``mcpb`` package: its GitHub release
     download URL and SHA-256 (the registry requires fileSha256 for MCPB packages)."""
     repository = server["repository"]["url"].rstrip("/")
-    entry = json.loads(json.dumps(server))
+    entry: dict[str, Any] = json.loads(json.dumps(server))
     entry["packages"] = [p for p in entry["packages"] if p["registryType"] != "mcpb"]
     entry["packages"].append(
         {

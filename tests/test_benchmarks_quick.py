@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "startup", "memory")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the benchmarks read /proc")
 def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     output = tmp_path / "quick.json"
     proc = subprocess.run(

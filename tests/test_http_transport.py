@@ -128,6 +128,7 @@ async def test_loopback_keeps_dns_rebinding_protection(general: Sandbox) -> None
         assert response.status_code in (400, 403, 421)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows SIGTERM is TerminateProcess")
 async def test_sigterm_ends_the_http_server_quickly_and_takes_the_identity_offline(general: Sandbox) -> None:
     with http_server(general) as (process, port):
         async with Client(f"http://127.0.0.1:{port}/mcp", mode="legacy") as client:

@@ -33,7 +33,12 @@ INITIALIZE = {
 }
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "EOF"])
+POSIX_SIGNALS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM/SIGINT handlers")
+
+
+@pytest.mark.parametrize(
+    "how", [pytest.param("SIGTERM", marks=POSIX_SIGNALS), pytest.param("SIGINT", marks=POSIX_SIGNALS), "EOF"]
+)
 async def test_stdio_server_ends_within_two_seconds_and_goes_offline(sandbox: Sandbox, how: str) -> None:
     env = {**os.environ, "SHARKFIN_URL": sandbox.ws_url, "SHARKFIN_API_KEY": sandbox.key("agent")}
     process = await anyio.open_process(
