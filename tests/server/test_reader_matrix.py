@@ -347,6 +347,7 @@ def admitted(tool: str, args: dict[str, Any], event: dict[str, Any]) -> bool:
 @dataclass
 class Run:
     posted: list[int] = field(default_factory=list)
+    probes: list[int] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     calls: int = 0
@@ -370,12 +371,29 @@ async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any
     return result.structured_content
 
 
+async def settle(client: Client, world: World, run: Run) -> None:
+    """Until a REST post arrives: a REST post made while the server is still starting is lost
+    (the strict xfail in test_delivery_startup.py), and this matrix is about what comes after.
+    The probe that arrived is part of the run; earlier ones may arrive or not."""
+    with anyio.fail_after(10):
+        while True:
+            probe = (await world.alice.rest.send_message("general", "probe")).id
+            run.probes.append(probe)
+            with anyio.move_on_after(0.3):
+                while probe not in {m["data"]["id"] for m in run.messages}:
+                    run.took("poll_events", {}, await call(client, "poll_events", {}))
+                    await anyio.sleep(0.02)
+                run.posted.append(probe)
+                return
+
+
 async def play(world: World, mode: str, script: list[tuple[Any, ...]]) -> Run:
     run = Run()
     # A fresh server per example: its reader starts empty and nothing older is replayed.
     server = build_server(agent_settings(world.sandbox, max_sends_per_minute=0))
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
         await wait_ready(client)
+        await settle(client, world, run)
         for n, step in enumerate(script):
             kind = step[0]
             if kind in ("ws", "rest"):
@@ -405,7 +423,7 @@ async def play(world: World, mode: str, script: list[tuple[Any, ...]]) -> Run:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=steps)
 def test_through_mcp_every_message_once_whatever_the_filters(
     world: tuple[BlockingPortal, World], mode: str, script: list[tuple[Any, ...]]
@@ -414,7 +432,8 @@ def test_through_mcp_every_message_once_whatever_the_filters(
     run = portal.call(play, state, mode, script)
     ids = [m["data"]["id"] for m in run.messages]
     assert len(ids) == len(set(ids)), f"a message was given twice: {ids}"
-    assert set(ids) == set(run.posted), "the union of what the reader got is not every message posted"
+    assert set(run.posted) <= set(ids), "the union of what the reader got is not every message posted"
+    assert set(ids) - set(run.posted) <= set(run.probes), "the reader got messages nobody posted"
     for channel in CHANNELS:  # the buffer holds each channel's messages in id order
         in_order = [
             m["data"]["id"]
