@@ -7,8 +7,8 @@ import importlib.metadata
 from typing import Any
 
 import pytest
-from mcp.server import Server
 from mcp import Client
+from mcp.server import Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
