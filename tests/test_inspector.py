@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 from tests._node import node_tools_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def payload(done: subprocess.CompletedProcess[str]) -> Any:
 @pytest.mark.parametrize("era", ERAS)
 def test_tools_list_is_portable_by_the_inspectors_strict_check(era: str) -> None:
     tools = payload(inspector("--method", "tools/list", "--strict", era=era))["tools"]
-    assert len(tools) == 29
+    assert len(tools) == len(DEFAULT_TOOLS)
     for tool in tools:
         assert tool["outputSchema"]["type"] == "object"
         assert set(tool["annotations"]) >= {

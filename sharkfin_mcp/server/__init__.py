@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
-from mcp.types import ToolAnnotations
 
 from .._version import __version__
 from ._config import DEFAULT_URL, ConfigError, Settings
+from ._lifespan import open_runtime
+from ._notify import QuietBus
 from ._prompts import INSTRUCTIONS, register_prompts
 from ._protocol_errors import install_protocol_errors
 from ._resources import RuntimeRef, register_resources
-from ._runtime import QuietBus, Runtime, open_runtime
+from ._runtime import Runtime
 from ._sessions import on_handshake
-from ._tools import CORE_TOOLS, register_tools
+from .tools import ToolSpec, register_tools
 
 __all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
 
@@ -45,10 +46,12 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
         log_level=settings.log_level,
     )
 
-    def include(name: str, annotations: ToolAnnotations) -> bool:
-        if settings.read_only and not annotations.read_only_hint:
+    def include(spec: ToolSpec) -> bool:
+        if settings.read_only and not spec.annotations.read_only_hint:
             return False
-        return settings.tool_profile == "all" or name in CORE_TOOLS
+        if spec.admin:
+            return False
+        return settings.tool_profile == "all" or spec.core
 
     on_handshake(mcp, lambda runtime, session: runtime.readers.opened(session))
     register_tools(mcp, include)

@@ -12,7 +12,7 @@ Models send ``null`` for optional arguments they do not mean to set, numbers as 
 
 The published input schema is lean, because clients send it to the model on every turn: no
 ``title``s, optional parameters are simply not ``required`` (no ``anyOf`` with ``null``, no
-``default: null``). Constraints and real defaults stay in it.
+``default: null``, no ``default: false`` on a flag). Constraints and real defaults stay in it.
 
 The tool function keeps its typed signature; :func:`add_tool` registers it with the SDK's public
 ``add_tool`` through a thin wrapper that validates here, inside the call, so that the error is a
@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -32,6 +32,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ._compat import pass_arguments_as_given, registered_tool
+from ._errors import Refusal
 from ._render import clean
 
 __all__ = ["ArgumentSpec", "add_tool", "describe", "lean_schema"]
@@ -46,7 +47,7 @@ class _Strict(BaseModel):
 
 
 def _is_context(annotation: Any) -> bool:
-    candidates = (annotation, *get_args(annotation))
+    candidates = (annotation, get_origin(annotation), *get_args(annotation))  # Context[Runtime, Any]
     return any(inspect.isclass(c) and issubclass(c, Context) for c in candidates)
 
 
@@ -161,7 +162,13 @@ def _lean(node: Any) -> Any:
         return [_lean(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _lean(v) for k, v in node.items() if k != "title" and not (k == "default" and v is None)}
+    # A null default is "optional", which not being required says already; a false one on a flag
+    # is what a flag means. Real defaults (25 seconds, limit 100, public=true) stay.
+    out = {
+        k: _lean(v)
+        for k, v in node.items()
+        if k != "title" and not (k == "default" and (v is None or v is False))
+    }
     if out.get("additionalProperties") is True:
         del out["additionalProperties"]  # what an object schema means anyway
     branches = out.get("anyOf")
@@ -237,8 +244,9 @@ def add_tool(
             kwargs[context] = ctx
         try:
             return await fn(**kwargs)
-        except ToolError as exc:
-            # An error is text the model reads too, and often quotes a name or the daemon's words.
+        except (ToolError, Refusal) as exc:
+            # The edge where our own Refusal becomes MCP's ToolError (an isError result). An error
+            # is text the model reads too, and often quotes a name or the daemon's words.
             raise ToolError(clean(str(exc))) from exc.__context__
 
     returns = inspect.signature(fn, eval_str=True).return_annotation

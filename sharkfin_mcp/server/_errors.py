@@ -1,8 +1,12 @@
-"""Turn client failures into tool errors written for the agent that has to recover from them."""
+"""Failures explained for the agent that has to recover from them.
+
+The inner layers (``Runtime``, the send policy, the inbox) raise :class:`Refusal`, our own error,
+and know nothing of MCP's exception types. The edges translate it: the tool wrapper
+(``_arguments.add_tool``) into ``ToolError`` (an ``isError`` result), ``_resources`` into
+``ResourceError`` (a JSON-RPC error).
+"""
 
 from __future__ import annotations
-
-from mcp.server.mcpserver.exceptions import ToolError
 
 from ..client import (
     AuthenticationError,
@@ -16,7 +20,11 @@ from ..client import (
     WrongAddress,
 )
 
-__all__ = ["STORE_ERRORS", "connection_problem", "tool_error"]
+__all__ = ["STORE_ERRORS", "Refusal", "connection_problem", "explain"]
+
+
+class Refusal(Exception):
+    """A request that could not be carried out; the message says why and what to do."""
 
 STORE_ERRORS = (
     ("UNIQUE constraint failed: channels.name", "that name is taken by a channel or DM (see channel_list)"),
@@ -55,26 +63,27 @@ def connection_problem(url: str, last_error: SharkfinError | None, key_source: s
     )
 
 
-def tool_error(exc: SharkfinError, *, username: str | None, role: str | None) -> ToolError:
+def explain(exc: SharkfinError, *, username: str | None, role: str | None) -> Refusal:
+    """``exc`` as a :class:`Refusal` whose text tells the agent (or its operator) what to do."""
     if isinstance(exc, PermissionDenied) and exc.permission:
         who = f"identity {username!r} (role {role!r})" if username else "this identity"
-        return ToolError(
+        return Refusal(
             f"{exc.message}: the Sharkfin role of {who} lacks the {exc.permission!r} permission. "
             f"A Sharkfin admin can grant it (e.g. `sharkfin admin grant {role or '<role>'} "
             f"{exc.permission}`, or `sharkfin admin set-role {username or '<user>'} <role>`); "
             "until then, do not retry this call."
         )
     if isinstance(exc, PermissionDenied):
-        return ToolError(f"{exc.message} (join or be invited to the channel first, where that applies)")
+        return Refusal(f"{exc.message} (join or be invited to the channel first, where that applies)")
     if isinstance(exc, NotConnected):
-        return ToolError(f"{exc}. Call the tool again shortly.")
+        return Refusal(f"{exc}. Call the tool again shortly.")
     if isinstance(exc, RequestTimeout):
-        return ToolError(f"{exc}. Check with history before retrying a send.")
+        return Refusal(f"{exc}. Check with history before retrying a send.")
     if isinstance(exc, InvalidMetadata):
-        return ToolError(f'{exc}; pass metadata as a JSON object, e.g. {{"kind": "status"}}')
+        return Refusal(f'{exc}; pass metadata as a JSON object, e.g. {{"kind": "status"}}')
     if isinstance(exc, ServerError):
         for raw, plain in STORE_ERRORS:
             if raw in exc.message:
-                return ToolError(f"Sharkfin refused the request: {plain}")
-        return ToolError(f"Sharkfin refused the request: {exc.message}")
-    return ToolError(str(exc))
+                return Refusal(f"Sharkfin refused the request: {plain}")
+        return Refusal(f"Sharkfin refused the request: {exc.message}")
+    return Refusal(str(exc))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -29,6 +30,7 @@ from anyio.abc import TaskGroup
 
 from ..client import (
     ClientClosed,
+    Message,
     MessageEvent,
     Notification,
     RequestTimeout,
@@ -49,6 +51,10 @@ PAGE = 100
 """History page size for catch-up reads: the daemon's largest (§5.5)."""
 RETRY_EVERY = 0.5
 """Seconds between attempts to read while the daemon connection is down or not answering."""
+START_PAGE = 20
+"""The first history page read per channel at start-up; more only while all of it is recent."""
+START_MARGIN = timedelta(seconds=1)
+"""``sent_at`` has second precision: a message from the second the server started counts."""
 PUSHED_MEMORY = 4096
 """Live push ids remembered (to tell live messages from recovered ones); bounded so memory is flat."""
 
@@ -72,8 +78,11 @@ class Inbox:
         self.buffer = buffer
         self._whoami = whoami
         self._changed = changed
+        self.started = datetime.now(UTC)
+        self._floor_lock = anyio.Lock()
         self.floor: int | None = None
-        """The newest message id when the floor was taken; catch-up never reads below it."""
+        """The newest message id when delivery started (``None`` before): channels first seen
+        later are read after it."""
         self.marks: dict[str, int] = {}
         """Per channel, the highest id buffered (or looked past): catch-up resumes after it."""
         self.dms: dict[str, str] = {}
@@ -93,27 +102,60 @@ class Inbox:
     # -- what arrives --------------------------------------------------------------------------
 
     async def take_floor(self) -> None:
-        """Record the newest message id in the member channels: reads start after it."""
+        """Start delivering: buffer what each member channel received since the server started,
+        then resume every channel after its newest message.
+
+        Pushes and notices that arrive before this only mark their channel; the messages
+        themselves come from here, in id order. "Since the server started" is judged by the
+        daemon's ``sent_at`` (to the second, §5.3) against this process's start, less
+        ``START_MARGIN``: a message posted while the server was connecting is delivered, one
+        posted well before it is left to ``unread_messages``.
+        """
+        async with self._floor_lock:
+            if self.floor is None:
+                await self._take_floor()
+
+    async def _take_floor(self) -> None:
+        since = self.started - START_MARGIN
         channels = await self._member_channels()
-        newest = 0
+        channels += [name for name in self._dirty if name not in channels]
+        fresh: list[tuple[int, str, Message]] = []
+        marks: dict[str, int] = {}
         for name in channels:
-            page = await self.client.history(name, limit=1)
-            if page and page[-1].id:
-                newest = max(newest, page[-1].id)
-        if self.floor is None:
-            self.floor = max([newest, *self.marks.values()])
-            for name in list(self._dirty):
-                self._spawn(name)
+            try:
+                recent = await self._recent(name, since)
+            except SharkfinError as exc:  # e.g. mentioned in a channel this identity is not in
+                log.debug("no start-up read of #%s: %s", name, exc)
+                continue
+            marks[name] = max((m.id or 0 for m in recent), default=0)
+            fresh += [(m.id or 0, name, m) for m in recent if m.sent_at is not None and m.sent_at >= since]
+        for _, name, message in sorted(fresh, key=lambda item: item[0]):
+            await self._append(name, message_row(message), caught_up=False)
+        self.marks.update(marks)
+        self.floor = max(marks.values(), default=0)
+        for name in {name for _, name, _ in fresh}:
+            await self._changed(name)
+        for name in list(self._dirty):
+            self._spawn(name)
+
+    async def _recent(self, channel: str, since: datetime) -> list[Message]:
+        """The channel's newest messages, ascending, reaching back to one sent before ``since``."""
+        found: list[Message] = []
+        before: int | None = None
+        size = START_PAGE
+        while True:
+            page = await self.client.history(channel, before=before, limit=size)
+            found = page + found
+            oldest = page[0] if page else None
+            if len(page) < size or oldest is None or not oldest.id:
+                return found
+            if oldest.sent_at is None or oldest.sent_at < since:
+                return found
+            before, size = oldest.id, PAGE
 
     async def pushed(self, event: MessageEvent) -> None:
         """A ``message.new`` from ``/ws``: read its channel (the push itself is kept as a fallback)."""
-        if self.floor is None:  # still starting: nothing to resume from, so take the push as it is
-            if event.id > self.marks.get(event.channel, 0):
-                self.marks[event.channel] = event.id
-                await self._append(message_row(event), caught_up=False)
-                await self._changed(event.channel)
-            return
-        if event.id <= self.marks.get(event.channel, self.floor):
+        if self.floor is not None and event.id <= self.marks.get(event.channel, self.floor):
             return
         if event.channel_type == "dm" and event.channel not in self.dms and event.sender != self._whoami():
             self.dms[event.channel] = event.sender
@@ -218,7 +260,7 @@ class Inbox:
                 after = message.id
                 self.marks[channel] = after
                 live = self._pushed.pop(after, None) is not None
-                await self._append(message_row(message, channel), caught_up=recovering and not live)
+                await self._append(channel, message_row(message), caught_up=recovering and not live)
                 found += 1
             if len(page) < PAGE:
                 break
@@ -236,19 +278,19 @@ class Inbox:
         for event in pushes:
             self.marks[channel] = event.id
             self._pushed.pop(event.id, None)
-            await self._append(message_row(event), caught_up=False)
+            await self._append(channel, message_row(event), caught_up=False)
         if pushes:
             await self._changed(channel)
         else:
             self.buffer.append("gap", {"channel": channel, "after_id": mark, "reason": str(exc)})
 
-    async def _append(self, row: dict[str, Any], *, caught_up: bool) -> None:
+    async def _append(self, channel: str, row: dict[str, Any], *, caught_up: bool) -> None:
         me = self._whoami()
         mentions = row.get("mentions") or ()
         self.buffer.append(
             "message.new",
             row,
-            channel=row["channel"],
+            channel=channel,
             from_self=me is not None and row["from"] == me,
             mentions_me=me is not None and me in mentions,
             caught_up=caught_up,

@@ -35,6 +35,11 @@ class Reader:
         given = self.given
         return lambda event: event.seq not in given and matches(event)
 
+    def record(self, events: list[BufferedEvent]) -> None:
+        """Record ``events`` as given, without settling drops (an explicit cursor's read: what
+        left the buffer meanwhile is still this reader's to be told of on its next own read)."""
+        self.given.update(e.seq for e in events if e.seq > self.cursor)
+
     def take(self, events: list[BufferedEvent], buffer: EventBuffer) -> int:
         """Record ``events`` as given; returns how many events left the buffer before this reader
         was given them (counted once, then forgotten)."""

@@ -8,19 +8,20 @@ does not serve by itself, so handlers are registered on its low-level server.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.mcpserver import Context, ResourceSecurity
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 
 from ..client import NotFound
 from ._compat import lowlevel_server
+from ._errors import Refusal
 from ._render import clean
+from ._results import message_row
 from ._runtime import Runtime
-from ._sessions import ConnectionTable
-from ._uris import CHANNELS_URI, HISTORY_TEMPLATE, ME_URI, UNREAD_URI, USERS_URI, canonical
+from ._uris import CHANNELS_URI, HISTORY_TEMPLATE, ME_URI, UNREAD_URI, USERS_URI
 
 __all__ = ["RuntimeRef", "register_resources"]
 
@@ -43,7 +44,7 @@ class RuntimeRef:
 async def _read(rt: Runtime, operation: Any) -> str:
     try:
         value = await rt.call(operation)
-    except ToolError as exc:
+    except Refusal as exc:
         # Runtime.call raises "from None", which keeps the client's error as __context__.
         if isinstance(exc.__context__, NotFound):
             raise ResourceNotFoundError(clean(str(exc))) from None
@@ -69,8 +70,8 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
         rt = ref.get()
         try:
             who = await rt.me()
-        except ToolError as exc:
-            raise ResourceError(str(exc)) from None
+        except Refusal as exc:
+            raise ResourceError(clean(str(exc))) from None
         perms = await _read(rt, lambda c: c.capabilities())
         return json.dumps({**who.__dict__, "permissions": json.loads(perms), "url": rt.client.url})
 
@@ -82,30 +83,30 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
         # Channel names are names, not file paths: ".." or "a/b" (sent as a%2Fb) are legitimate.
         security=ResourceSecurity(exempt_params={"channel"}),
     )
-    async def channel_history(channel: str, ctx: Context) -> str:
-        rt = cast(Runtime, ctx.request_context.lifespan_context)
+    async def channel_history(channel: str, ctx: Context[Runtime, Any]) -> str:
+        rt = ctx.request_context.lifespan_context
         channel = channel.removeprefix("#")
-        return await _read(rt, lambda c: _dump(c.history(channel, limit=50)))
+        return await _read(rt, lambda c: _messages(c.history(channel, limit=50)))
 
     low = lowlevel_server(mcp)  # no public hook for handshake-era subscribe in mcp 2.3
 
     async def subscribe(ctx: ServerRequestContext[Runtime], params: SubscribeRequestParams) -> EmptyResult:
-        uri = str(params.uri)
-        spelled = ctx.lifespan_context.legacy_subscribers.setdefault(canonical(uri), {})
-        spelled.setdefault(uri, ConnectionTable()).set(ctx.session, ctx.session)
+        ctx.lifespan_context.notifier.subscribe(str(params.uri), ctx.session)
         return EmptyResult()
 
     async def unsubscribe(
         ctx: ServerRequestContext[Runtime], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        uri = str(params.uri)
-        table = ctx.lifespan_context.legacy_subscribers.get(canonical(uri), {}).get(uri)
-        if table is not None:
-            table.pop(ctx.session)
+        ctx.lifespan_context.notifier.unsubscribe(str(params.uri), ctx.session)
         return EmptyResult()
 
     low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+async def _messages(awaitable: Any) -> Any:
+    """Messages as every tool shows them (``_results.message_row``)."""
+    return [message_row(m) for m in await awaitable]
 
 
 async def _dump(awaitable: Any) -> Any:

@@ -11,20 +11,40 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..client import Message, MessageEvent
+from ..client import DM, Channel, MentionGroup, Message, MessageEvent, UnreadCount, User, Webhook
 from ._buffer import BufferedEvent
 from ._render import clean, clean_json
 
 __all__ = [
-    "Done",
+    "MESSAGE_ITEM_SCHEMA",
+    "CapabilitiesResult",
+    "ChannelCreateResult",
+    "ChannelMessages",
+    "ChannelsResult",
+    "DMListResult",
+    "EventOut",
     "EventsResult",
     "HistoryResult",
-    "ItemsResult",
+    "InviteResult",
+    "JoinResult",
+    "MarkReadResult",
+    "MentionGroupMemberResult",
+    "MentionGroupResult",
+    "MentionGroupsResult",
     "MessageRow",
-    "MessagesResult",
     "SendResult",
+    "SettingResult",
+    "SettingsResult",
+    "StateResult",
+    "UnreadCountsResult",
+    "UnreadResult",
+    "UsersResult",
+    "WebhookResult",
+    "WebhooksResult",
+    "WhoamiResult",
     "message_line",
     "message_row",
+    "render_messages",
     "result",
 ]
 
@@ -34,18 +54,15 @@ class Out(BaseModel):
 
 
 MessageRow = dict[str, Any]
-"""One message as agents see it: ``id``, ``channel``, ``from``, ``body``, ``sent_at``, and when
-present ``thread_id``, ``mentions``, ``metadata``. Plain dicts rather than models: a history page
-builds up to a hundred per call, and they are already validated by the client's models."""
+"""One message as agents see it, the same everywhere (history, unread, events, resources): ``id``,
+``from``, ``body``, and when present ``sent_at``, ``thread_id``, ``mentions``, ``metadata``. The
+channel is not repeated in every row: the result or event that holds the row names it. Plain dicts
+rather than models: a history page builds up to a hundred per call, and they are already validated
+by the client's models."""
 
 
-def message_row(message: Message | MessageEvent, channel: str | None = None) -> MessageRow:
-    row: MessageRow = {
-        "id": message.id or 0,
-        "channel": channel or message.channel or "",
-        "from": message.sender,
-        "body": message.body,
-    }
+def message_row(message: Message | MessageEvent) -> MessageRow:
+    row: MessageRow = {"id": message.id or 0, "from": message.sender, "body": message.body}
     if message.sent_at:
         row["sent_at"] = message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if message.thread_id:
@@ -57,48 +74,55 @@ def message_row(message: Message | MessageEvent, channel: str | None = None) -> 
     return row
 
 
-def message_line(row: MessageRow) -> str:
+def message_line(row: MessageRow, channel: str) -> str:
     """``[id] time #channel sender ↳thread: body`` on one line, every field escaped (``_render``)."""
     thread = f" ↳{clean(row['thread_id'])}" if row.get("thread_id") else ""
     meta = f" meta={clean_json(row['metadata'])}" if row.get("metadata") else ""
     sent_at = clean(row.get("sent_at") or "-")
-    head = f"[{clean(row.get('id'))}] {sent_at} #{clean(row.get('channel'))} {clean(row.get('from'))}"
+    head = f"[{clean(row.get('id'))}] {sent_at} #{clean(channel)} {clean(row.get('from'))}"
     return f"{head}{thread}: {clean(row.get('body', ''))}{meta}"
 
 
 MESSAGE_ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "channel", "from", "body"],
-    "description": "A message: id (integer; reply with thread_id=id, or mark_read up to it), channel "
-    "(string), from (string), body (string), sent_at (RFC 3339 UTC string), thread_id (integer, the "
-    "parent of a reply), mentions (array of usernames), metadata (any JSON); optional fields are "
-    "absent when empty.",
+    "properties": {"id": {"type": "integer"}, "from": {"type": "string"}, "body": {"type": "string"}},
+    "required": ["id", "from", "body"],
+    "description": "A message: id (integer; reply with thread_id=id, or mark_read up to it), from "
+    "(string), body (string), sent_at (RFC 3339 UTC string), thread_id (integer, the parent of a "
+    "reply), mentions (array of usernames), metadata (any JSON); optional fields are absent when "
+    "empty.",
 }
-"""A lean schema for one message: its required fields, and the rest named in the description.
+"""A lean schema for one message: its required fields typed, the rest named in the description.
 
 MCP clients validate every structured result against the output schema, and with a full per-field
 schema that was the largest single cost of a history call (about 0.9 ms of client CPU for 20
 messages with the Python SDK's jsonschema, more than the server's own work). The fields are few and
-stable, so they are documented here instead of checked one by one; a test keeps this in step with
-:func:`message_row`.
+stable, so the optional ones are documented instead of checked one by one; a test keeps this in
+step with :func:`message_row`. Every ``required`` name has a ``properties`` entry, as strict
+JSON Schema compilers (Ajv strict) demand.
 """
 
 
 Messages = Annotated[list[MessageRow], WithJsonSchema({"type": "array", "items": MESSAGE_ITEM_SCHEMA})]
 
 
-class MessagesResult(Out):
+# -- messages -------------------------------------------------------------------------------------
+
+
+class HistoryResult(Out):
     messages: Messages
-
-
-class HistoryResult(MessagesResult):
-    channel: str
     next_before: int | None = Field(
-        default=None, description="Pass as before= to page further back; null when this is the start"
+        default=None, description="Present when older messages exist: pass as before= to page back"
     )
 
 
-class UnreadResult(MessagesResult):
+class ChannelMessages(Out):
+    channel: str
+    messages: Messages
+
+
+class UnreadResult(Out):
+    channels: list[ChannelMessages] = Field(description="Per channel, its unread messages oldest first")
     remaining: int = Field(description="Unread messages not returned because of the limit")
 
 
@@ -111,36 +135,133 @@ class SendResult(Out):
     )
 
 
-class ItemsResult(Out):
-    items: list[dict[str, Any]]
+class UnreadCountsResult(Out):
+    counts: list[UnreadCount] = Field(description="Only channels with something unread")
 
 
-class Done(Out):
-    ok: bool = True
-    detail: str
+class MarkReadResult(Out):
+    channel: str
+    message_id: int | None = Field(default=None, description="Read up to this id; absent: all")
+
+
+# -- channels and DMs -----------------------------------------------------------------------------
+
+
+class ChannelsResult(Out):
+    channels: list[Channel]
+
+
+class ChannelCreateResult(Out):
+    channel: str
+    public: bool
+    members: list[str] = Field(default_factory=list, description="Members besides you")
+
+
+class JoinResult(Out):
+    channel: str
+    joined: bool = Field(description="False when you were a member already (nothing changed)")
+
+
+class InviteResult(Out):
+    channel: str
+    username: str
+    invited: bool = Field(description="False when the user was a member already (nothing changed)")
+
+
+class DMListResult(Out):
+    dms: list[DM]
+
+
+# -- people ---------------------------------------------------------------------------------------
+
+
+class UsersResult(Out):
+    users: list[User]
+
+
+class StateResult(Out):
+    state: str
+
+
+class CapabilitiesResult(Out):
+    permissions: list[str]
+
+
+class WhoamiResult(Out):
+    username: str
+    type: str
+    role: str
+    permissions: list[str]
+    url: str
+    connected: bool
+    online: bool = Field(description="Whether the /presence socket is open (user_list shows you online)")
+
+
+# -- mention groups -------------------------------------------------------------------------------
+
+
+class MentionGroupResult(Out):
+    slug: str
+    id: int | None = None
+
+
+class MentionGroupsResult(Out):
+    groups: list[MentionGroup]
+
+
+class MentionGroupMemberResult(Out):
+    slug: str
+    username: str
+
+
+# -- webhooks and settings ------------------------------------------------------------------------
+
+
+class WebhookResult(Out):
+    id: str
+    url: str | None = None
+
+
+class WebhooksResult(Out):
+    webhooks: list[Webhook]
+
+
+class SettingsResult(Out):
+    settings: dict[str, str]
+
+
+class SettingResult(Out):
+    key: str
+
+
+# -- events ---------------------------------------------------------------------------------------
 
 
 class EventOut(Out):
     seq: int
     type: str
-    data: dict[str, Any]
+    channel: str | None = Field(default=None, description="For message.new: the channel or DM")
+    data: dict[str, Any] = Field(description="For message.new, the message (see history)")
     received_at: str
-    caught_up: bool = False
+    caught_up: bool | None = Field(default=None, description="True when recovered after an outage")
 
     @classmethod
     def of(cls, event: BufferedEvent) -> EventOut:
         return cls(
             seq=event.seq,
             type=event.type,
+            channel=event.channel,
             data=event.data,
             received_at=event.received_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            caught_up=event.caught_up,
+            caught_up=event.caught_up or None,
         )
 
     def line(self) -> str:
         d = self.data
         if self.type == "message.new":
-            return f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{message_line(d)}"
+            return (
+                f"#{self.seq} {'(caught up) ' if self.caught_up else ''}{message_line(d, self.channel or '')}"
+            )
         return f"#{self.seq} {clean(self.type)} {clean_json(d)}"
 
 
@@ -153,11 +274,13 @@ class EventsResult(Out):
 
 
 def result(model: BaseModel, text: str) -> CallToolResult:
+    """A tool result: ``model`` as ``structuredContent`` (absent fields left out, as everywhere),
+    and ``text``, its compact rendering."""
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json", by_alias=True),
+        structured_content=model.model_dump(mode="json", by_alias=True, exclude_none=True),
     )
 
 
-def render_messages(messages: list[MessageRow], empty: str = "no messages") -> str:
-    return "\n".join(message_line(m) for m in messages) if messages else empty
+def render_messages(messages: list[MessageRow], channel: str, empty: str = "no messages") -> str:
+    return "\n".join(message_line(m, channel) for m in messages) if messages else empty

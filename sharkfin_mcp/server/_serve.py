@@ -23,7 +23,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._config import Settings
-from ._runtime import RUNTIME_CLOSED
+from ._lifespan import RUNTIME_CLOSED
 from ._stdio import serve_stdio
 
 __all__ = ["BearerTokenGate", "ListenError", "serve"]

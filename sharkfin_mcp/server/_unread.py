@@ -29,8 +29,9 @@ async def collect_unread(
     mentions_only: bool,
     thread_id: int | None,
     limit: int,
-) -> tuple[list[MessageRow], int]:
-    """The oldest ``limit`` matching unread messages, oldest first, and how many more there are."""
+) -> tuple[list[tuple[str, MessageRow]], int]:
+    """The oldest ``limit`` matching unread messages as (channel, message), oldest first, and how
+    many more there are."""
 
     async def counts() -> dict[str, int]:
         found = {c.channel: c.unread_count for c in await client.unread_counts() if c.unread_count}
@@ -50,12 +51,12 @@ async def collect_unread(
         elif not have and wanted:
             have += await _newest_from_others(client, name, me, wanted)
         del have[wanted:]
-    found = [m for messages in snapshot.values() for m in messages if m["channel"] in after]
+    found = [(name, m) for name, messages in snapshot.items() if name in after for m in messages]
     if mentions_only:
-        found = [m for m in found if me in m.get("mentions", ())]
+        found = [(name, m) for name, m in found if me in m.get("mentions", ())]
     if thread_id is not None:
-        found = [m for m in found if m.get("thread_id") == thread_id]
-    found.sort(key=lambda m: int(m["id"]))
+        found = [(name, m) for name, m in found if m.get("thread_id") == thread_id]
+    found.sort(key=lambda item: int(item[1]["id"]))
     return found[:limit], max(0, len(found) - limit)
 
 
@@ -68,7 +69,7 @@ async def _newest_from_others(
         page = await client.history(channel, before=before, limit=PAGE)
         for message in reversed(page):
             if message.sender != me:
-                picked.append(message_row(message, channel))
+                picked.append(message_row(message))
                 if len(picked) == count:
                     break
         if len(page) < PAGE or not page[0].id:

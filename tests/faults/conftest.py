@@ -31,7 +31,7 @@ def slow_reconnect(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     in which the daemon is up but the server is not connected."""
 
     def apply(delay: float) -> None:
-        monkeypatch.setattr("sharkfin_mcp.server._runtime.reconnect_backoff", lambda: lambda attempt: delay)
+        monkeypatch.setattr("sharkfin_mcp.server._lifespan.reconnect_backoff", lambda: lambda attempt: delay)
 
     return apply
 

@@ -25,43 +25,12 @@ from mcp.types import CallToolResult
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import build_server
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
 from .conftest import ready, settings_for
 from .test_wire import Wire
 
-TOOLS = sorted(
-    [
-        "send_message",
-        "history",
-        "unread_messages",
-        "unread_counts",
-        "mark_read",
-        "dm_open",
-        "dm_list",
-        "channel_list",
-        "channel_create",
-        "channel_join",
-        "channel_invite",
-        "user_list",
-        "set_state",
-        "capabilities",
-        "whoami",
-        "mention_group_create",
-        "mention_group_delete",
-        "mention_group_get",
-        "mention_group_list",
-        "mention_group_add_member",
-        "mention_group_remove_member",
-        "register_webhook",
-        "unregister_webhook",
-        "list_webhooks",
-        "get_settings",
-        "set_setting",
-        "poll_events",
-        "wait_for_events",
-        "wait_for_messages",
-    ]
-)
+TOOLS = sorted(DEFAULT_TOOLS)
 EXAMPLES_PER_TOOL = 40
 STDIO_EXAMPLES_PER_TOOL = 6
 FUZZED_CALLS = {"memory": 0, "stdio": 0}

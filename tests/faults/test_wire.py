@@ -19,6 +19,7 @@ from typing import IO, Any
 import pytest
 
 import sharkfin_mcp
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
 ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
 MODERN_META = {
@@ -202,7 +203,7 @@ def test_a_batch_is_served_in_2025_03_26(wire: Wire) -> None:
     by_id = {r["id"]: r for r in replies}
     assert set(by_id) == {5, 6, 7}
     assert by_id[5]["result"] == {}
-    assert len(by_id[6]["result"]["tools"]) == 29
+    assert len(by_id[6]["result"]["tools"]) == len(DEFAULT_TOOLS)
     assert by_id[7]["error"]["code"] == -32600
     wire.send([])
     _error(wire.next(), -32600)

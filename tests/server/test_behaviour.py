@@ -12,6 +12,7 @@ from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
 from .conftest import ConnectMCP, call_err, call_ok, text_of, wait_ready
 
@@ -169,7 +170,7 @@ async def test_every_daemon_tool_reports_an_unreachable_daemon(connect_mcp: Conn
     url = f"ws://127.0.0.1:{closed_port()}/ws"
     async with connect_mcp(mode, ready=False, url=url, presence=False) as client:
         with anyio.fail_after(1):  # listing never waits for the daemon
-            assert len((await client.list_tools()).tools) == 29
+            assert len((await client.list_tools()).tools) == len(DEFAULT_TOOLS)
         await error_once_settled(client, "not reachable")
         for tool, args in DAEMON_CALLS.items():
             text = await call_err(client, tool, args)

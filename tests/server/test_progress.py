@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 async def test_wait_sends_progress_while_waiting(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    monkeypatch.setattr("sharkfin_mcp.server._tools.PROGRESS_EVERY", 0.1)
+    monkeypatch.setattr("sharkfin_mcp.server.tools.events.PROGRESS_EVERY", 0.1)
     reports: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

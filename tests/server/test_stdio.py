@@ -24,6 +24,7 @@ from mcp import Client, StdioServerParameters
 
 import sharkfin_mcp
 from sharkfin_mcp.sandbox import Sandbox
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
 from .conftest import call_err, call_ok, text_of, wait_ready
 
@@ -73,7 +74,7 @@ async def test_stdio_tools_in_both_eras(sandbox: Sandbox, mode: str) -> None:
     env = server_env(sandbox.ws_url, sandbox.key("agent"))
     async with stdio_client(env, mode=mode) as client:
         assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
-        assert len((await client.list_tools()).tools) == 29
+        assert len((await client.list_tools()).tools) == len(DEFAULT_TOOLS)
         who = (await call_ok(client, "whoami")).structured_content
         assert who is not None and who["items"][0]["username"] == "agent"
         await call_ok(client, "channel_join", {"channel": "general"})
@@ -151,7 +152,7 @@ async def test_initialize_answered_with_the_daemon_down(mode: str) -> None:
     async with stdio_client(server_env(url, "some-key"), mode=mode, ready=False) as client:
         initialized = time.monotonic() - started
         assert initialized < 5.0  # process start-up (~1 s) plus initialize; never a connect timeout
-        assert len((await client.list_tools()).tools) == 29
+        assert len((await client.list_tools()).tools) == len(DEFAULT_TOOLS)
         with anyio.fail_after(10):
             while "not reachable" not in (text := await call_err(client, "whoami")):
                 await anyio.sleep(0.1)

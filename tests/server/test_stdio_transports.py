@@ -27,6 +27,7 @@ import sharkfin_mcp
 from sharkfin_mcp.server import Settings
 from sharkfin_mcp.server._serve import _stop_on_signals, shutdown_signals
 from sharkfin_mcp.server._stdio_choice import STDIO_TRANSPORT_ENV, choose_stdio_transport
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
 ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
 INITIALIZE = {
@@ -115,7 +116,7 @@ def test_both_transports_serve_over_a_real_pipe(transport: str, newline: str) ->
     answers, stderr, code = serve_raw(transport, newline)
     assert f"stdio transport: {transport}" in stderr, stderr[-2000:]
     assert answers[1]["result"]["serverInfo"]["name"] == "sharkfin"
-    assert len(answers[2]["result"]["tools"]) == 29
+    assert len(answers[2]["result"]["tools"]) == len(DEFAULT_TOOLS)
     assert answers[3]["result"]["isError"] is False, answers[3]
     assert answers[3]["result"]["structuredContent"]["items"], answers[3]
     assert code == 0, stderr[-2000:]

@@ -8,6 +8,8 @@ import jsonschema
 import pytest
 from mcp import Client
 
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS
+
 from .conftest import ConnectMCP
 
 pytestmark = pytest.mark.anyio
@@ -84,7 +86,7 @@ async def offline_client(request: pytest.FixtureRequest, connect_mcp: ConnectMCP
 async def test_tool_names_exact(offline_client: Client) -> None:
     tools = (await offline_client.list_tools()).tools
     names = [t.name for t in tools]
-    assert len(names) == len(set(names)) == 29
+    assert len(names) == len(set(names)) == len(DEFAULT_TOOLS)
     assert set(names) == TOOL_NAMES
 
 
