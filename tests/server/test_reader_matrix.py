@@ -255,7 +255,9 @@ def test_waits_with_arrivals_never_skip_and_never_repeat(
 # -- level 2: the MCP server, both eras, against the sandbox ---------------------------------------
 
 ME = "agent"
-CHANNEL_FILTERS = ["general", "#general", "side", "#side"]
+LEVEL2_CHANNELS = ["general", "side", "dm"]
+"""``dm`` stands for the DM channel between agent and alice (its name is the daemon's choice)."""
+CHANNEL_FILTERS = ["general", "#general", "side", "#side", "dm", "#dm"]
 TIMEOUTS = [0, 0.05, 0.15]
 
 
@@ -263,18 +265,24 @@ TIMEOUTS = [0, 0.05, 0.15]
 class World:
     sandbox: Sandbox
     alice: SharkfinClient
+    dm: str
+
+    def resolve(self, channel: str) -> str:
+        """The ``dm`` placeholder as the DM channel's name, keeping a leading ``#``."""
+        return channel.replace("dm", self.dm) if channel.removeprefix("#") == "dm" else channel
 
 
 @asynccontextmanager
 async def _world() -> AsyncIterator[World]:
-    """One sandbox for the module: agent and alice in #general and the private #side."""
+    """One sandbox for the module: agent and alice in #general, the private #side and a DM."""
     async with Sandbox() as sandbox:
         async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(ME)) as agent:
             await agent.join_channel("general")
             await agent.create_channel("side", False, ["alice"])
+            dm = (await agent.dm_open("alice")).channel
         async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key("alice")) as alice:
             await alice.join_channel("general")
-            yield World(sandbox, alice)
+            yield World(sandbox, alice, dm)
 
 
 @pytest.fixture(scope="module")
@@ -288,8 +296,8 @@ def bare(channel: str | None) -> str | None:
     return channel.removeprefix("#") if channel else None
 
 
-posts = st.tuples(st.sampled_from(["ws", "rest"]), st.sampled_from(CHANNELS), st.booleans())
-own_posts = st.tuples(st.just("own"), st.sampled_from(CHANNELS))
+posts = st.tuples(st.sampled_from(["ws", "rest"]), st.sampled_from(LEVEL2_CHANNELS), st.booleans())
+own_posts = st.tuples(st.just("own"), st.sampled_from(LEVEL2_CHANNELS))
 polls = st.tuples(
     st.just("poll_events"),
     st.fixed_dictionaries(
@@ -398,16 +406,20 @@ async def play(world: World, mode: str, script: list[tuple[Any, ...]]) -> Run:
             kind = step[0]
             if kind in ("ws", "rest"):
                 _, channel, mention = step
+                channel = world.resolve(channel)
                 body = f"{kind} {n}" + (f" @{ME}" if mention else "")
                 if kind == "ws":
                     run.posted.append(await world.alice.send_message(channel, body))
                 else:
                     run.posted.append((await world.alice.rest.send_message(channel, body)).id)
             elif kind == "own":
-                sent = await call(client, "send_message", {"channel": step[1], "body": f"own {n}"})
+                own = {"channel": world.resolve(step[1]), "body": f"own {n}"}
+                sent = await call(client, "send_message", own)
                 run.posted.append(sent["id"])
             else:
                 tool, args = step
+                if "channel" in args:
+                    args = {**args, "channel": world.resolve(args["channel"])}
                 run.took(tool, args, await call(client, tool, args))
         # The final drain: unfiltered polls until every post has arrived (REST posts arrive
         # through the notice feed and a history read, a moment after the post).
@@ -434,7 +446,7 @@ def test_through_mcp_every_message_once_whatever_the_filters(
     assert len(ids) == len(set(ids)), f"a message was given twice: {ids}"
     assert set(run.posted) <= set(ids), "the union of what the reader got is not every message posted"
     assert set(ids) - set(run.posted) <= set(run.probes), "the reader got messages nobody posted"
-    for channel in CHANNELS:  # the buffer holds each channel's messages in id order
+    for channel in ["general", "side", state.dm]:  # the buffer holds each channel's messages in id order
         in_order = [
             m["data"]["id"]
             for m in sorted(run.messages, key=lambda m: m["seq"])
