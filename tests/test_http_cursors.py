@@ -194,3 +194,19 @@ async def test_modern_era_calls_without_after_consume_nothing_and_say_to_pass_af
             # a call without after still starts at the end: nothing old comes back
             again = await call(one, "poll_events")
             assert again["events"] == [] and again["hint"]
+
+
+async def test_a_legacy_session_gets_what_arrived_between_its_handshake_and_its_first_call(
+    sandbox: Sandbox, alice: SharkfinClient
+) -> None:
+    # The session's reader starts at notifications/initialized, not at its first event call.
+    with http_server(sandbox) as (_, port):
+        await settle(port, alice)
+        async with mcp_client(port, "legacy") as client:
+            posted = [await post(alice, "ws", "early, ws"), await post(alice, "rest", "early, rest")]
+            await anyio.sleep(1.0)  # both buffered before the session asks for anything
+            got: list[int] = []
+            with anyio.fail_after(10):
+                while len(got) < 2:
+                    got += ids(await call(client, "wait_for_messages", {"timeout_seconds": 5}))
+            assert got == posted
