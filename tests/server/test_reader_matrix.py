@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import hypothesis
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
@@ -441,6 +442,9 @@ def test_through_mcp_every_message_once_whatever_the_filters(
     world: tuple[BlockingPortal, World], mode: str, script: list[tuple[Any, ...]]
 ) -> None:
     portal, state = world
+    hypothesis.event(
+        f"{len(script) // 5 * 5}-{len(script) // 5 * 5 + 4} steps"
+    )  # the matrix size, in the statistics
     run = portal.call(play, state, mode, script)
     ids = [m["data"]["id"] for m in run.messages]
     assert len(ids) == len(set(ids)), f"a message was given twice: {ids}"
