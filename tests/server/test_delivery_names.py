@@ -228,11 +228,6 @@ async def test_an_unknown_channel_filter_is_an_error_naming_the_bare_channel(env
         assert "unknown channel" in text and "'no-such-channel'" in text, text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: channel=null fails with 'Error executing tool <name>' (ChannelFilter applies "
-    "max_length to None after the #-stripping validator) instead of meaning 'no filter'",
-)
 @pytest.mark.parametrize("tool", ["poll_events", "wait_for_events", "wait_for_messages", "unread_messages"])
 async def test_a_null_channel_filter_means_every_channel(env: Env, tool: str) -> None:
     # LLMs send null for optional arguments (BRIEF.md): it must mean the default, not fail.

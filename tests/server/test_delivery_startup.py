@@ -1,12 +1,9 @@
 """A message posted while the server is starting is delivered like any other (issue 9).
 
-KNOWN BUG (marked xfail, strict): a message posted over REST after the MCP client has connected
-but before the inbox has taken its floor (``_runtime._learn_identity`` → ``Inbox.take_floor``)
-is never buffered: the floor is the newest id *when it is taken*, so the message counts as
-"older than the server", and its notice arrived before the inbox could read. Messages pushed over
-``/ws`` in that window are kept (``Inbox.pushed`` takes them as they are while starting), so only
-REST posts (service bots) are lost. The agent's first ``wait_for_messages`` was already pending
-when the message was posted, in both eras.
+The inbox's start-up read (``Inbox.take_floor``) buffers what each member channel received since
+the server started, judged by the daemon's ``sent_at``; pushes and notices that arrive before it
+only mark their channel. So a REST post made while the agent's first wait is pending is delivered
+too (it was lost when the floor was "the newest id when taken").
 """
 
 from __future__ import annotations
@@ -68,10 +65,6 @@ async def test_a_ws_post_during_the_first_wait_is_delivered(
     assert got == [posted]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a REST post made before the inbox takes its floor is never buffered (see module doc)",
-)
 async def test_a_rest_post_during_the_first_wait_is_delivered(
     sandbox: Sandbox, alice: SharkfinClient, mode: str
 ) -> None:

@@ -1,11 +1,8 @@
 """Overflow accounting of a client's implicit cursor when the client also makes explicit reads.
 
-KNOWN BUG (marked xfail, strict): ``_tools._events`` calls ``Reader.take`` for calls WITH
-``after`` too, and ``take`` moves the reader past events that left the buffer and returns their
-count, which ``_events`` then discards (it reports ``read.dropped``, relative to ``after``). So an
-explicit read made while the buffer is overflowing silently forgets, for the reader, the events
-it lost: the reader's next call without ``after`` reports ``dropped == 0``, although it was never
-given them. An explicit read returned nothing it should not change what the reader is owed.
+An explicit read records what it returned as given (``Reader.record``) but leaves the drop
+accounting to the reader's own next read, so that read still reports every event that left the
+buffer before the reader was given it.
 """
 
 from __future__ import annotations
@@ -48,9 +45,6 @@ async def test_without_explicit_reads_got_plus_dropped_is_everything(
         assert len(got) + dropped == len(posted) + others
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: an explicit read during overflow discards the reader's drop count"
-)
 async def test_an_explicit_read_does_not_hide_drops_from_the_implicit_cursor(
     connect_mcp: ConnectMCP, mode: str, alice: SharkfinClient
 ) -> None:
