@@ -57,8 +57,10 @@ class _Writer:
 
 
 def _is_pipe_like(fd: int) -> bool:
+    """Pipes and sockets only: character devices include /dev/null, which epoll refuses (the
+    server would then never see EOF); a terminal works through the SDK's transport."""
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 @contextlib.asynccontextmanager
