@@ -18,6 +18,7 @@ from .client import (
     PresenceKeeper,
     SharkfinClient,
     SharkfinError,
+    redact,
     rest_base_url,
 )
 from .server import ConfigError, Settings
@@ -70,9 +71,20 @@ async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout)
 
     async def health() -> str:
         async with httpx.AsyncClient(timeout=5) as http:
-            reply = await http.get(base + "/ui/health")
-        reply.raise_for_status()
-        return f"{reply.json().get('name', '?')} is up at {base}"
+            try:
+                reply = await http.get(base + "/ui/health")
+            except httpx.HTTPError as exc:
+                raise SharkfinError(redact(f"cannot reach {base}: {exc}")) from None
+        if reply.status_code != 200:
+            raise SharkfinError(
+                f"{base}/ui/health answered HTTP {reply.status_code}: something listens there, but "
+                "not a Sharkfin daemon (wrong host or port in SHARKFIN_URL?)"
+            )
+        try:
+            name = reply.json().get("name", "?")
+        except ValueError:
+            raise SharkfinError(f"{base}/ui/health did not answer as a Sharkfin daemon") from None
+        return f"{name} is up at {base}"
 
     if not await report.check(
         "daemon reachable",

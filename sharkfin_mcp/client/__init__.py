@@ -15,7 +15,7 @@ The Python counterpart of Sharkfin's Go client package::
 ``http://host:port``. Errors are in :mod:`._errors`, drawn as a tree.
 """
 
-from ._auth import header_problem
+from ._auth import header_problem, redact
 from ._backoff import Backoff, ExponentialBackoff
 from ._client import SharkfinClient
 from ._errors import (
@@ -107,6 +107,7 @@ __all__ = [
     "header_problem",
     "is_loopback_host",
     "is_loopback_url",
+    "redact",
     "rest_base_url",
     "ws_url",
 ]
