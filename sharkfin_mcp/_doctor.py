@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TextIO
 
 import httpx
@@ -48,12 +48,15 @@ class Report:
         return True
 
 
-async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout) -> int:
+async def run_doctor(
+    settings: Settings | None = None, out: TextIO = sys.stdout, flags: Mapping[str, Any] | None = None
+) -> int:
     """Check everything; 0 when all passed, 2 for a configuration the server would refuse to
-    start with (the same check, ``Settings.from_env``, and the same sentence), else 1."""
+    start with (the same check, ``Settings.from_env`` with the same ``flags``, and the same
+    sentence), else 1."""
     report = Report(out)
     try:
-        settings = settings or Settings.from_env()
+        settings = settings or Settings.from_env(**(flags or {}))
     except ConfigError as exc:
         report.line(False, "configuration", str(exc))
         return 2

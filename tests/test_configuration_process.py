@@ -262,3 +262,28 @@ async def test_odd_keys_never_leak_at_any_log_level(
         assert "cannot be sent in an HTTP header" in captured.err
         for piece in fragments(raw.replace("\r\n", " ").replace("\t", " ")):
             assert piece not in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", "127.0.0.1:1"],
+        ["--log-level", "loud"],
+        ["--tools", "x"],
+        ["--transport", "http", "--host", "0.0.0.0"],
+    ],
+)
+async def test_doctor_takes_the_server_flags_and_agrees(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sharkfin_mcp._doctor import run_doctor
+    from sharkfin_mcp.cli import _parser, main
+
+    for variable in [v for v in os.environ if v.startswith("SHARKFIN_")]:
+        monkeypatch.delenv(variable)
+    capsys.readouterr()
+    assert main(argv) == 2
+    line = capsys.readouterr().err.strip()
+    report = io.StringIO()
+    assert await run_doctor(out=report, flags=vars(_parser().parse_args(argv))) == 2
+    assert report.getvalue() == f"[FAIL] configuration: {line.removeprefix('sharkfin-mcp: ')}\n"
