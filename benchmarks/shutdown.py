@@ -4,8 +4,9 @@ offline: ``uv run python -m benchmarks.shutdown [--tries 20]``.
 Claude Code sends SIGINT, waits 100 ms, then SIGTERM; so the figure that matters is the *max*
 over many tries, not the median. Each try spawns ``python -m sharkfin_mcp.cli`` (default log
 level) against an in-process sandbox, answers ``initialize``, waits until both the ``/ws`` and
-the ``/presence`` sockets are up, then stops the clock from the signal (or the close of stdin)
-to the process's exit. It also records when the sandbox saw the identity leave, and every line
+the ``/presence`` sockets are up and the server has gone idle (no CPU used for ``--settle``
+seconds), then stops the clock from the signal (or the close of stdin) to the process's exit, seen
+by a thread blocked in ``waitpid``. It also records when the sandbox saw the identity leave, and every line
 the server wrote to stderr.
 """
 
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -49,24 +51,41 @@ def online(sandbox: Sandbox, username: str) -> bool:
     return sandbox.is_connected(username) or username in sandbox.hub.presence
 
 
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+async def until_idle(pid: int, quiet: float) -> None:
+    """Until the process has used no CPU for ``quiet`` seconds (start-up work done)."""
+    last, since = cpu_ticks(pid), time.monotonic()
+    while time.monotonic() - since < quiet:
+        await anyio.sleep(0.02)
+        now = cpu_ticks(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 async def one_try(sandbox: Sandbox, how: str, settle: float) -> dict[str, Any]:
     env = {**base_env(), "SHARKFIN_URL": sandbox.ws_url, "SHARKFIN_API_KEY": sandbox.key("agent")}
-    process = await anyio.open_process(
-        [sys.executable, "-m", "sharkfin_mcp.cli"], env=env, cwd=ROOT, stderr=subprocess.PIPE
+    process = subprocess.Popen(  # noqa: ASYNC220 - a plain child, reaped by a thread in waitpid
+        [sys.executable, "-m", "sharkfin_mcp.cli"],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    async with process:
-        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-        await process.stdin.send(INITIALIZE)
-        with anyio.fail_after(20):
-            await process.stdout.receive()
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    try:
+        process.stdin.write(INITIALIZE)
+        process.stdin.flush()
+        with anyio.fail_after(30):
+            await anyio.to_thread.run_sync(process.stdout.readline)
             while not (sandbox.is_connected("agent") and "agent" in sandbox.hub.presence):
                 await anyio.sleep(0.005)
-        await anyio.sleep(settle)  # idle (default), or still starting up (--settle 0)
-        started = time.perf_counter()
-        if how == "EOF":
-            await process.stdin.aclose()
-        else:
-            process.send_signal(getattr(signal, how))
+            if settle > 0:
+                await until_idle(process.pid, settle)
         offline_at: float | None = None
 
         async def watch_offline() -> None:
@@ -77,17 +96,27 @@ async def one_try(sandbox: Sandbox, how: str, settle: float) -> dict[str, Any]:
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(watch_offline)
-            with anyio.fail_after(10):
-                code = await process.wait()
+            await anyio.sleep(0.01)
+            started = time.perf_counter()
+            if how == "EOF":
+                process.stdin.close()
+            else:
+                process.send_signal(getattr(signal, how))
+            # a thread blocked in waitpid wakes the moment the child is reaped
+            code = await anyio.to_thread.run_sync(process.wait, 10)
             exited = time.perf_counter()
             with anyio.move_on_after(2):
                 while offline_at is None:
                     await anyio.sleep(0.005)
             tasks.cancel_scope.cancel()
-        stderr = b""
-        with anyio.move_on_after(1):
-            async for chunk in process.stderr:
-                stderr += chunk
+        stderr = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if not stream.closed:
+                stream.close()
     return {
         "exit_ms": (exited - started) * 1000,
         "offline_ms": None if offline_at is None else (offline_at - started) * 1000,
@@ -133,15 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--settle",
         type=float,
-        default=1.0,
-        help="seconds between both sockets being up and the stop request (default 1: an idle server; "
-        "0: while it still learns who it is and imports httpx)",
+        default=0.3,
+        help="stop once the server has used no CPU for this long (default 0.3 s: an idle server; "
+        "0: as soon as its sockets are up, while it still learns who it is and imports httpx)",
     )
     args = parser.parse_args(argv)
     results = anyio.run(measure, args.tries, args.settle)
     print(
-        f"stdio server exit after a stop request, {args.tries} tries each, {args.settle:g} s after the "
-        f"sockets opened (python {sys.version.split()[0]}, {os.cpu_count()} cpus)"
+        f"stdio server exit after a stop request, {args.tries} tries each, "
+        + (f"once idle for {args.settle:g} s" if args.settle else "as soon as its sockets are up")
+        + f" (python {sys.version.split()[0]}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f})"
     )
     print(f"{'how':8} {'median':>9} {'max':>9} {'offline max':>12} {'offline':>8} {'codes':>6} {'stderr':>7}")
     for how, r in results.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TextIO
 
 import httpx
@@ -18,6 +18,7 @@ from .client import (
     PresenceKeeper,
     SharkfinClient,
     SharkfinError,
+    redact,
     rest_base_url,
 )
 from .server import ConfigError, Settings
@@ -55,15 +56,18 @@ def _install_check() -> tuple[bool | None, str, str]:
     return (source.kind == "pypi" or None), "install", f"{source.note}; `sharkfin-mcp config` prints that"
 
 
-async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout) -> int:
+async def run_doctor(
+    settings: Settings | None = None, out: TextIO = sys.stdout, flags: Mapping[str, Any] | None = None
+) -> int:
     """Check everything; 0 when all passed, 2 for a configuration the server would refuse to
-    start with (the same check, ``Settings.from_env``, and the same sentence), else 1."""
+    start with (the same check, ``Settings.from_env`` with the same ``flags``, and the same
+    sentence), else 1."""
     report = Report(out)
     import anyio
 
     report.line(*await anyio.to_thread.run_sync(_install_check))  # one HTTP request, 2 s at most
     try:
-        settings = settings or Settings.from_env()
+        settings = settings or Settings.from_env(**(flags or {}))
     except ConfigError as exc:
         report.line(False, "configuration", str(exc))
         return 2
@@ -81,9 +85,20 @@ async def run_doctor(settings: Settings | None = None, out: TextIO = sys.stdout)
 
     async def health() -> str:
         async with httpx.AsyncClient(timeout=5) as http:
-            reply = await http.get(base + "/ui/health")
-        reply.raise_for_status()
-        return f"{reply.json().get('name', '?')} is up at {base}"
+            try:
+                reply = await http.get(base + "/ui/health")
+            except httpx.HTTPError as exc:
+                raise SharkfinError(redact(f"cannot reach {base}: {exc}")) from None
+        if reply.status_code != 200:
+            raise SharkfinError(
+                f"{base}/ui/health answered HTTP {reply.status_code}: something listens there, but "
+                "not a Sharkfin daemon (wrong host or port in SHARKFIN_URL?)"
+            )
+        try:
+            name = reply.json().get("name", "?")
+        except ValueError:
+            raise SharkfinError(f"{base}/ui/health did not answer as a Sharkfin daemon") from None
+        return f"{name} is up at {base}"
 
     if not await report.check(
         "daemon reachable",

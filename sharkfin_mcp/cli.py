@@ -15,7 +15,7 @@ from ._version import __version__
 
 COMMANDS = """\
 commands:
-  sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
+  sharkfin-mcp doctor [FLAGS]   check the configuration, the daemon, the key and the role
   sharkfin-mcp config CLIENT    print a pinned snippet for claude-desktop, claude-code, cursor,
                                 vscode or generic
   sharkfin-mcp sandbox --help   run a standalone Sharkfin-compatible sandbox daemon
@@ -71,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return sandbox_main(args_list[1:])
     if args_list[:1] == ["doctor"]:
+        import functools
+
         import anyio
 
         from ._doctor import run_doctor
 
-        return anyio.run(run_doctor)
+        # The server's own flags, so that doctor checks exactly what the server would run with.
+        flags = vars(_parser().parse_args(args_list[1:]))
+        return anyio.run(functools.partial(run_doctor, flags=flags))
     if args_list[:1] == ["config"]:
         from ._install import install_source
         from ._snippets import CLIENTS, snippet, where

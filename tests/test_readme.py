@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -57,3 +58,35 @@ def test_configuration_table_is_generated_from_the_settings_declaration() -> Non
     assert documented == config_markdown().strip(), (
         "README is stale: run `uv run python -m sharkfin_mcp.server._config --write README.md`"
     )
+
+
+KEY_FILES = {"utf16-key.txt": "wf-key-123".encode("utf-16"), "two-keys.txt": b"wf-key-123\nwf-key-456\n"}
+
+
+def test_troubleshooting_lists_the_real_configuration_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each documented ``settings → message`` line is run through ``cli.main`` and must print
+    exactly that line (and exit 2)."""
+    from sharkfin_mcp.cli import main
+
+    section = README.split("<!-- config-errors:begin", 1)[1].split("<!-- config-errors:end", 1)[0]
+    cases = re.findall(r"^- `([^`]+)`[^`\n]* → `(sharkfin-mcp: [^`]+)`$", section, flags=re.M)
+    assert len(cases) >= 8, section
+    for name, content in KEY_FILES.items():
+        (tmp_path / name).write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    for given, message in cases:
+        for variable in [v for v in os.environ if v.startswith("SHARKFIN_")]:
+            monkeypatch.delenv(variable)
+        argv = []
+        for word in given.split():
+            if re.match(r"SHARKFIN_[A-Z_]+=", word):
+                monkeypatch.setenv(*word.split("=", 1))
+            else:
+                argv.append(word)
+        capsys.readouterr()
+        assert main(argv) == 2, given
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == message + "\n", f"README differs from the real message for {given}"

@@ -17,7 +17,7 @@ role administration the daemon serves only on ``/mcp``, via :class:`AdminClient`
 """
 
 from ._admin import AdminClient, Role
-from ._auth import header_problem
+from ._auth import header_problem, redact
 from ._backoff import Backoff, ExponentialBackoff
 from ._client import SharkfinClient
 from ._errors import (
@@ -117,6 +117,7 @@ __all__ = [
     "is_loopback_host",
     "is_loopback_url",
     "notification_feed",
+    "redact",
     "rest_base_url",
     "ws_url",
 ]

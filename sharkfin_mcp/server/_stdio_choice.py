@@ -37,11 +37,13 @@ log = logging.getLogger("sharkfin_mcp.server")
 
 
 def _is_pipe_like(fd: int) -> bool:
+    """Pipes and sockets only: character devices include /dev/null, which epoll refuses (the
+    server would then never see EOF); a terminal works through the SDK's transport."""
     try:
         mode = os.fstat(fd).st_mode
     except OSError:  # closed or invalid descriptor: leave it to the SDK's transport
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def choose_stdio_transport(
