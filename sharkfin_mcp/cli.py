@@ -31,6 +31,8 @@ environment:
   SHARKFIN_MCP_TOKEN       access token HTTP clients must send as Authorization: Bearer
                            (required to serve HTTP on a non-loopback address)
   SHARKFIN_MCP_TOKEN_FILE  file holding that token
+  SHARKFIN_CHANNEL         push DMs and mentions into Claude Code (default off; README "Push")
+  SHARKFIN_CHANNEL_CHANNELS, _BURST, _BURST_SECONDS, _PERMISSION, _APPROVERS: see the README
 
 commands:
   sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
@@ -76,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="allow a clear-text ws:// or http:// daemon URL on another host",
+    )
+    parser.add_argument(
+        "--channel",
+        dest="channel_push",
+        action="store_true",
+        default=None,
+        help="push DMs and mentions into Claude Code as channel notifications (SHARKFIN_CHANNEL)",
     )
     parser.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default stdio)"

@@ -45,6 +45,13 @@ class Settings:
     max_sends_per_minute: int = 60
     allow_insecure: bool = False
     http_token: str | None = field(default=None, repr=False)
+    # Push into Claude Code (issue 12.3, see _push.py): all off unless SHARKFIN_CHANNEL is on.
+    channel_push: bool = False
+    channel_channels: str = ""
+    channel_burst: int = 5
+    channel_burst_seconds: float = 30.0
+    channel_permission: bool = False
+    channel_approvers: str = ""
 
     def __repr__(self) -> str:  # never show the key
         fields = ", ".join(
@@ -68,6 +75,12 @@ class Settings:
             "send_channels": env.get("SHARKFIN_SEND_CHANNELS") or "",
             "max_sends_per_minute": _int(env, "SHARKFIN_MAX_SENDS_PER_MINUTE", 60, minimum=0),
             "allow_insecure": _flag(env, "SHARKFIN_ALLOW_INSECURE", False),
+            "channel_push": _flag(env, "SHARKFIN_CHANNEL", False),
+            "channel_channels": env.get("SHARKFIN_CHANNEL_CHANNELS") or "",
+            "channel_burst": _int(env, "SHARKFIN_CHANNEL_BURST", 5),
+            "channel_burst_seconds": _float(env, "SHARKFIN_CHANNEL_BURST_SECONDS", 30.0),
+            "channel_permission": _flag(env, "SHARKFIN_CHANNEL_PERMISSION", False),
+            "channel_approvers": env.get("SHARKFIN_CHANNEL_APPROVERS") or "",
         }
         token_file = env.get("SHARKFIN_MCP_TOKEN_FILE")
         if token_file:
@@ -98,6 +111,12 @@ class Settings:
                 f"serving HTTP on {self.host} (not loopback) needs an access token: set "
                 "SHARKFIN_MCP_TOKEN (or SHARKFIN_MCP_TOKEN_FILE); clients then send "
                 "'Authorization: Bearer <token>'"
+            )
+
+        if self.channel_permission and not (self.channel_push and self.channel_approvers.strip()):
+            raise ConfigError(
+                "SHARKFIN_CHANNEL_PERMISSION needs SHARKFIN_CHANNEL=on and at least one approver in "
+                "SHARKFIN_CHANNEL_APPROVERS (comma-separated usernames)"
             )
 
     def cleartext_refusal(self) -> str | None:
