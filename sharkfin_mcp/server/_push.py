@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from mcp.server import MCPServer, ServerRequestContext
-from mcp.types import NotificationParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
 
@@ -110,8 +109,9 @@ class PermissionNotification(BaseModel):
     params: PermissionParams
 
 
-class PermissionRequestParams(NotificationParams):
-    """What Claude Code sends when a tool needs approval; unknown keys are ignored."""
+class PermissionRequestParams(BaseModel):
+    """What Claude Code sends when a tool needs approval; unknown keys are ignored. (Not an
+    ``mcp.types`` model: those expect camelCase names, and these keys are snake_case.)"""
 
     request_id: str
     tool_name: str = ""
