@@ -42,7 +42,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
 from mcp.server import MCPServer, ServerRequestContext
@@ -61,6 +61,7 @@ __all__ = [
     "CHANNEL_METHOD",
     "PERMISSION_METHOD",
     "PERMISSION_REQUEST_METHOD",
+    "BurstGate",
     "ChannelNotification",
     "ChannelParams",
     "ChannelPush",
@@ -68,10 +69,12 @@ __all__ = [
     "PermissionRequestParams",
     "channel_capabilities",
     "install",
+    "parse_verdict",
     "verdict_reply",
 ]
 
 log = logging.getLogger("sharkfin_mcp.server.push")
+T = TypeVar("T")
 
 CHANNEL_METHOD = "notifications/claude/channel"
 PERMISSION_REQUEST_METHOD = "notifications/claude/channel/permission_request"
@@ -82,7 +85,7 @@ PREVIEW_LIMIT = 600
 """Characters of ``input_preview`` relayed to approvers."""
 READ_BATCH = 256
 IDLE_WAIT = 3600.0
-VERDICT = re.compile(r"(?i:approve|deny) (\S+)")
+VERDICT = re.compile(r"((?i:approve|deny)) (\S+)")
 """The whole body of a permission reply, after trimming surrounding whitespace."""
 
 
@@ -134,8 +137,64 @@ def verdict_reply(request_id: str, allow: bool) -> str:
     return f"{'approve' if allow else 'deny'} {request_id}"
 
 
+def parse_verdict(body: str) -> tuple[Literal["allow", "deny"], str] | None:
+    """``("allow"|"deny", request_id)`` when the whole body, trimmed, is ``approve <id>`` or
+    ``deny <id>`` (verb in any case, one space, the id); otherwise ``None``."""
+    match = VERDICT.fullmatch(body.strip())
+    if match is None:
+        return None
+    return ("allow" if match.group(1).lower() == "approve" else "deny"), match.group(2)
+
+
 def _names(raw: str, strip: str) -> frozenset[str]:
     return frozenset(n.strip().lstrip(strip) for n in raw.split(",") if n.strip().lstrip(strip))
+
+
+class BurstGate(Generic[T]):
+    """At most ``limit`` notifications in any ``window`` seconds; the rest held for one summary.
+
+    Pure bookkeeping on a clock the caller passes (monotonic seconds), so it can be tested on its
+    own. ``offer`` says whether an item goes out now, else holds it; ``release`` hands over
+    everything held once the window has room (that summary counts as one notification); ``due``
+    says how long until then.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._sent: collections.deque[float] = collections.deque()
+        """When each recent notification went out, oldest first."""
+        self._held: list[T] = []
+
+    def _room(self, now: float) -> bool:
+        while self._sent and self._sent[0] <= now - self.window:
+            self._sent.popleft()
+        return len(self._sent) < self.limit
+
+    def offer(self, item: T, now: float) -> bool:
+        """True: send ``item`` now. False: it is held (behind earlier held items, in order)."""
+        if self._held or not self._room(now):
+            self._held.append(item)
+            return False
+        self._sent.append(now)
+        return True
+
+    def release(self, now: float) -> list[T]:
+        """The held items, if a summary may go out now (it is then counted as sent); else []."""
+        if not self._held or not self._room(now):
+            return []
+        held, self._held = self._held, []
+        self._sent.append(now)
+        return held
+
+    def due(self, now: float) -> float | None:
+        """Seconds until ``release`` can return something; ``None`` when nothing is held."""
+        if not self._held:
+            return None
+        self._room(now)
+        if len(self._sent) < self.limit:
+            return 0.0
+        return max(0.0, self._sent[0] + self.window - now)
 
 
 @dataclass
@@ -154,15 +213,13 @@ class ChannelPush:
 
     def __init__(self, settings: Settings) -> None:
         self.watched = _names(settings.channel_channels, "#")
-        self.burst = settings.channel_burst
-        self.window = settings.channel_burst_seconds
         approvers = settings.channel_approvers if settings.channel_permission else ""
         self.approvers = _names(approvers, "@")
         self.sessions: ConnectionTable[Any] = ConnectionTable()
         self._runtime: Runtime | None = None
-        self._sent: collections.deque[float] = collections.deque()
-        """When each recent notification went out (monotonic seconds), oldest first."""
-        self._held: list[BufferedEvent] = []
+        self.gate: BurstGate[BufferedEvent] = BurstGate(
+            settings.channel_burst, settings.channel_burst_seconds
+        )
         self._pending: dict[str, _Pending] = {}
         self._approver_dms: dict[str, str] = {}
         """DM channel → approver, learned when a request was relayed to them."""
@@ -201,9 +258,8 @@ class ChannelPush:
         me = runtime.identity.username
         self.approvers -= {me}
         while True:
-            wait = IDLE_WAIT
-            if self._held:
-                wait = max(0.0, self._sent[0] + self.window - anyio.current_time()) if self._sent else 0.0
+            due = self.gate.due(anyio.current_time())
+            wait = IDLE_WAIT if due is None else due
             result = await runtime.buffer.wait(cursor, READ_BATCH, _is_message, wait)
             if result.dropped:
                 log.info("%d event(s) left the buffer before they could be pushed", result.dropped)
@@ -213,14 +269,9 @@ class ChannelPush:
                     await self._offer(event, me)
                 except Exception:  # one bad message must not stop pushing
                     log.exception("could not push message %s", event.data.get("id"))
-            if self._held and self._room():
-                await self._flush()
-
-    def _room(self) -> bool:
-        now = anyio.current_time()
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
-        return len(self._sent) < self.burst
+            held = self.gate.release(anyio.current_time())
+            if held:
+                await self._notify(ChannelNotification(params=self._summary(held)))
 
     def why(self, event: BufferedEvent, me: str) -> str | None:
         """Why ``event`` is pushed (``dm``, ``mention``, ``channel``), or ``None``."""
@@ -247,16 +298,8 @@ class ChannelPush:
             return
         if self.why(event, me) is None:
             return
-        if self._held or not self._room():
-            self._held.append(event)
-            return
-        self._sent.append(anyio.current_time())
-        await self._notify(ChannelNotification(params=message_params(event)))
-
-    async def _flush(self) -> None:
-        held, self._held = self._held, []
-        self._sent.append(anyio.current_time())
-        await self._notify(ChannelNotification(params=self._summary(held)))
+        if self.gate.offer(event, anyio.current_time()):
+            await self._notify(ChannelNotification(params=message_params(event)))
 
     def _summary(self, held: list[BufferedEvent]) -> ChannelParams:
         per: collections.Counter[str] = collections.Counter(str(e.data.get("channel")) for e in held)
@@ -304,12 +347,12 @@ class ChannelPush:
 
     async def _verdict(self, event: BufferedEvent) -> bool:
         """Answer a pending request if ``event`` is a valid reply; True when it was one."""
-        match = VERDICT.fullmatch(str(event.data.get("body", "")).strip())
-        if match is None:
+        parsed = parse_verdict(str(event.data.get("body", "")))
+        if parsed is None:
             return False
+        behavior, request_id = parsed
         sender = str(event.data.get("from"))
         channel = str(event.channel or event.data.get("channel"))
-        request_id = match.group(1)
         if sender not in self.approvers:
             log.info("ignored a permission reply for %s from %s: not an approver", request_id, sender)
             return False
@@ -323,7 +366,6 @@ class ChannelPush:
         if pending is None:
             log.info("ignored a permission reply from %s: no pending request %s", sender, request_id)
             return False
-        behavior: Literal["allow", "deny"] = "allow" if match.group(0).lower().startswith("a") else "deny"
         log.info("%s %s request %s (%s)", sender, behavior, request_id, pending.tool_name)
         verdict = PermissionNotification(params=PermissionParams(request_id=request_id, behavior=behavior))
         await self._notify(verdict, [pending.session])
