@@ -22,7 +22,8 @@ M seconds.
 Who receives: every handshake-era session once it has sent ``notifications/initialized`` (stdio:
 the one client; HTTP: each ``Mcp-Session-Id``), and a 2026-07-28 client on a duplex transport
 (stdio) once it has called ``server/discover``: its pipe carries notifications. A 2026-07-28
-client over HTTP has no channel the server may write on outside a request, so it is sent nothing.
+client over HTTP has no channel the server may write on outside a request: its ``server/discover``
+result does not declare the capability, and it is sent nothing.
 Clients that do not know the method ignore it (MCP: unknown notifications are ignored).
 
 Permission relay (``SHARKFIN_CHANNEL_PERMISSION`` with ``SHARKFIN_CHANNEL_APPROVERS``): Claude Code
@@ -46,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
 from mcp.server import MCPServer, ServerRequestContext
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.types import DiscoverResult
 from pydantic import BaseModel
 
 from ..client import SharkfinError
@@ -404,7 +405,8 @@ def install(mcp: MCPServer[Any], push: ChannelPush, settings: Settings) -> None:
       ``get_capabilities`` is wrapped on the instance. Both ``initialize`` (stdio, HTTP, in
       memory: ``create_initialization_options`` calls it) and ``server/discover`` read it.
     * ``server/discover`` is wrapped to remember a 2026-07-28 client whose connection has a
-      standalone channel (a duplex pipe): the only way to reach it outside a request.
+      standalone channel (a duplex pipe such as stdio): the only way to reach it outside a
+      request. A client without one is not offered the capability.
     * ``notifications/claude/channel/permission_request`` gets a low-level notification handler.
     """
     low = mcp._lowlevel_server
@@ -427,14 +429,18 @@ def install(mcp: MCPServer[Any], push: ChannelPush, settings: Settings) -> None:
         original = discover.handler
 
         async def discovered(ctx: ServerRequestContext[Any], params: Any) -> Any:
+            result = await original(ctx, params)
             connection = getattr(ctx.session, "_connection", None)
-            if (
-                connection is not None
-                and connection.protocol_version in MODERN_PROTOCOL_VERSIONS
-                and connection.has_standalone_channel
-            ):
+            if connection is not None and connection.has_standalone_channel:
                 push.opened(ctx.session)
-            return await original(ctx, params)
+                return result
+            if not isinstance(result, DiscoverResult):  # another handler's shape: leave it alone
+                return result
+            # No pipe (2026-07-28 over HTTP, or in memory): nothing could be pushed, so do not
+            # claim the capability either.
+            kept = {k: v for k, v in (result.capabilities.experimental or {}).items() if k not in ours}
+            capabilities = result.capabilities.model_copy(update={"experimental": kept or None})
+            return result.model_copy(update={"capabilities": capabilities})
 
         low.add_request_handler("server/discover", discover.params_type, discovered)
 

@@ -224,8 +224,10 @@ async def test_a_burst_is_coalesced_into_one_summary(connect_mcp: ConnectMCP, sa
 async def test_capability_and_instructions_follow_the_option(
     connect_mcp: ConnectMCP, mode: str, settings: dict[str, Any], expected: dict[str, Any] | None
 ) -> None:
+    """In memory, a 2026-07-28 client has no pipe to push on, so it is not offered the capability
+    (over stdio it is: test_push_over_stdio)."""
     async with connect_mcp(mode, ready=False, **settings) as client:
-        assert client.server_capabilities.experimental == expected
+        assert client.server_capabilities.experimental == (expected if mode == "legacy" else None)
         assert ("<channel" in (client.instructions or "")) == bool(expected)
         assert client.server_capabilities.tools is not None  # the rest is unchanged
 
@@ -422,3 +424,34 @@ async def test_push_off_over_stdio(sandbox: Sandbox) -> None:
         await call_ok(client, "wait_for_messages", {"channel": channel, "timeout": 10})
         await anyio.sleep(0.3)
     assert recorder.pushed == []
+
+
+# -- over streamable HTTP ------------------------------------------------------------------------
+
+
+async def test_push_over_http_reaches_every_handshake_session_and_no_modern_one(sandbox: Sandbox) -> None:
+    """Two handshake-era sessions (two ``Mcp-Session-Id``s) each get the DM once; a 2026-07-28
+    client over HTTP has no channel outside a request, so it is neither offered the capability
+    nor sent anything."""
+    from tests.test_http_transport import http_server
+
+    first, second, modern = Recorder(), Recorder(), Recorder()
+    with http_server(sandbox, SHARKFIN_CHANNEL="on") as (_, port):
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with (
+            Client(url, mode="legacy", extensions=[first]) as one,
+            Client(url, mode="legacy", extensions=[second]) as two,
+            Client(url, mode="auto", extensions=[modern]) as three,
+            as_user(sandbox, "alice") as alice,
+        ):
+            await wait_ready(one, deadline=15)
+            assert one.server_capabilities.experimental == {"claude/channel": {}}
+            assert two.server_capabilities.experimental == {"claude/channel": {}}
+            assert three.server_capabilities.experimental is None
+            await dm(alice, "agent", "over http")
+            await dm(alice, "agent", "sentinel")
+            for recorder in (first, second):
+                await recorder.until_pushed("sentinel", seconds=15)
+            await wait_ready(three)
+    assert first.bodies() == second.bodies() == ["over http", "sentinel"]
+    assert modern.pushed == []
