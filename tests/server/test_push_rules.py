@@ -4,10 +4,15 @@ form is a verdict, whatever text surrounds it)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharkfin_mcp.server._push import BurstGate, parse_verdict, verdict_reply
+from sharkfin_mcp.server import ConfigError, Settings
+from sharkfin_mcp.server._push import BurstGate, channel_capabilities, parse_verdict, verdict_reply
 
 
 def drive(gate: BurstGate[int], arrivals: list[int]) -> list[tuple[int, list[int]]]:
@@ -110,3 +115,38 @@ def test_any_body_is_a_verdict_only_in_the_exact_form(body: str) -> None:
     word = "approve" if verb == "allow" else "deny"
     assert body.strip().lower() == f"{word} {request_id.lower()}"
     assert request_id and not any(c.isspace() for c in request_id)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {}),
+        ({"SHARKFIN_CHANNEL": "on"}, {"claude/channel": {}}),
+        ({"SHARKFIN_CHANNEL": "off", "SHARKFIN_CHANNEL_CHANNELS": "general"}, {}),
+        (
+            {
+                "SHARKFIN_CHANNEL": "1",
+                "SHARKFIN_CHANNEL_PERMISSION": "yes",
+                "SHARKFIN_CHANNEL_APPROVERS": "bob",
+            },
+            {"claude/channel": {}, "claude/channel/permission": {}},
+        ),
+        ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_PERMISSION": "on"}, "SHARKFIN_CHANNEL_APPROVERS"),
+        ({"SHARKFIN_CHANNEL_PERMISSION": "on", "SHARKFIN_CHANNEL_APPROVERS": "bob"}, "SHARKFIN_CHANNEL=on"),
+        ({"SHARKFIN_CHANNEL": "maybe"}, "SHARKFIN_CHANNEL must be true or false"),
+        ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST": "0"}, "_BURST must be at least 1"),
+        ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST_SECONDS": "-1"}, "must be positive"),
+    ],
+)
+def test_settings_declare_exactly_the_enabled_capabilities(
+    env: dict[str, str], expected: dict[str, Any] | str
+) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(ConfigError, match=re.escape(expected)):
+            Settings.from_env(env)
+        return
+    assert channel_capabilities(Settings.from_env(env)) == expected
+
+
+def test_the_flag_turns_push_on() -> None:
+    assert Settings.from_env({}, channel_push=True).channel_push
