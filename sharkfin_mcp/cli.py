@@ -31,8 +31,12 @@ environment:
   SHARKFIN_MCP_TOKEN       access token HTTP clients must send as Authorization: Bearer
                            (required to serve HTTP on a non-loopback address)
   SHARKFIN_MCP_TOKEN_FILE  file holding that token
-  SHARKFIN_CHANNEL         push DMs and mentions into Claude Code (default off; README "Push")
-  SHARKFIN_CHANNEL_CHANNELS, _BURST, _BURST_SECONDS, _PERMISSION, _APPROVERS: see the README
+  SHARKFIN_CHANNEL         push DMs and mentions into Claude Code (default false; same as --channel)
+  SHARKFIN_CHANNEL_CHANNELS      channels whose every message is pushed too: "general,ops"
+  SHARKFIN_CHANNEL_BURST         most pushes in any window (default 5); the rest become one summary
+  SHARKFIN_CHANNEL_BURST_SECONDS that window, in seconds (default 30)
+  SHARKFIN_CHANNEL_PERMISSION    relay Claude Code's tool-approval prompts to approvers by DM
+  SHARKFIN_CHANNEL_APPROVERS     usernames allowed to answer them: "alice,bob"
 
 commands:
   sharkfin-mcp doctor           check the configuration, the daemon, the key and the role
