@@ -4,7 +4,8 @@ plus a buffered event stream. ``build_server(settings)`` returns a ready ``MCPSe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from mcp.server import MCPServer
 
@@ -12,8 +13,9 @@ from .._version import __version__
 from ._config import DEFAULT_URL, ConfigError, Settings
 from ._lifespan import open_runtime
 from ._notify import QuietBus
-from ._prompts import INSTRUCTIONS, register_prompts
+from ._prompts import CHANNEL_INSTRUCTIONS, INSTRUCTIONS, register_prompts
 from ._protocol_errors import install_protocol_errors
+from ._push import ChannelPush, install
 from ._resources import RuntimeRef, register_resources
 from ._runtime import Runtime
 from ._sessions import on_handshake
@@ -25,10 +27,13 @@ __all__ = ["DEFAULT_URL", "ConfigError", "Runtime", "Settings", "build_server"]
 def build_server(settings: Settings) -> MCPServer[Runtime]:
     bus = QuietBus()
     ref = RuntimeRef()
+    push = ChannelPush(settings) if settings.channel_push else None
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        async with open_runtime(settings, bus) as runtime:
+        async with open_runtime(settings, bus) as runtime, AsyncExitStack() as stack:
+            if push is not None:
+                await stack.enter_async_context(push.running(runtime))
             ref.runtime = runtime
             try:
                 yield runtime
@@ -40,7 +45,7 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
         title="Sharkfin",
         description="Chat with agents and people on a Sharkfin server",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS + (CHANNEL_INSTRUCTIONS if push else ""),
         lifespan=lifespan,
         subscriptions=bus,
         log_level=settings.log_level,
@@ -53,7 +58,14 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
             return False
         return settings.tool_profile == "all" or spec.core
 
-    on_handshake(mcp, lambda runtime, session: runtime.readers.opened(session))
+    def opened(runtime: Runtime, session: Any) -> None:
+        runtime.readers.opened(session)
+        if push is not None:
+            push.opened(session)
+
+    on_handshake(mcp, opened)
+    if push is not None:
+        install(mcp, push, settings)
     register_tools(mcp, include)
     register_resources(mcp, ref)
     register_prompts(mcp)

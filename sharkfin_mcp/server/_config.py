@@ -163,6 +163,34 @@ class Settings(BaseSettings):
         "agent", "Demo identity to act as with `--sandbox`", Option(flag="--sandbox-as")
     )
 
+    # Push into Claude Code (issue 12.3, see _push.py): all off unless SHARKFIN_CHANNEL is on.
+    channel_push: bool = _setting(
+        False,
+        "Push DMs and mentions into Claude Code as `claude/channel` notifications",
+        Option("SHARKFIN_CHANNEL", "--channel"),
+    )
+    channel_channels: str = _setting(
+        "",
+        "Channels whose every message is pushed too: `general,ops`",
+        Option("SHARKFIN_CHANNEL_CHANNELS", shown_default="none"),
+    )
+    channel_burst: int = _setting(
+        5, "Most pushes in any window; the rest become one summary", Option("SHARKFIN_CHANNEL_BURST"), ge=1
+    )
+    channel_burst_seconds: float = _setting(
+        30.0, "That window, in seconds", Option("SHARKFIN_CHANNEL_BURST_SECONDS"), gt=0
+    )
+    channel_permission: bool = _setting(
+        False,
+        "Relay Claude Code's tool-approval prompts to the approvers by DM",
+        Option("SHARKFIN_CHANNEL_PERMISSION"),
+    )
+    channel_approvers: str = _setting(
+        "",
+        "Usernames allowed to answer approval prompts: `alice,bob`",
+        Option("SHARKFIN_CHANNEL_APPROVERS", shown_default="none"),
+    )
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -233,6 +261,15 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @model_validator(mode="after")
+    def _permission_needs_push_and_approvers(self) -> Settings:
+        if self.channel_permission and not (self.channel_push and self.channel_approvers.strip()):
+            raise ConfigError(
+                "SHARKFIN_CHANNEL_PERMISSION needs SHARKFIN_CHANNEL=on and at least one approver in "
+                "SHARKFIN_CHANNEL_APPROVERS (comma-separated usernames)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _http_needs_token_off_loopback(self) -> Settings:

@@ -72,9 +72,8 @@ def connect_mcp(sandbox: Sandbox) -> ConnectMCP:
     async def connect(
         mode: str = "legacy", identity: str = "agent", ready: bool = True, **kwargs: Any
     ) -> AsyncIterator[Client]:
-        handler = kwargs.pop("message_handler", None)
+        extra = {k: kwargs.pop(k) for k in ("message_handler", "extensions") if k in kwargs}
         server = build_server(agent_settings(sandbox, identity, **kwargs))
-        extra = {"message_handler": handler} if handler else {}
         async with Client(server, mode=mode, **extra) as client:  # type: ignore[arg-type]
             if ready:
                 await wait_ready(client)
