@@ -52,6 +52,7 @@ from pydantic import BaseModel
 
 from ..client import SharkfinError
 from ._buffer import BufferedEvent
+from ._compat import lowlevel_server
 from ._config import Settings
 from ._sessions import ConnectionTable
 
@@ -279,7 +280,7 @@ class ChannelPush:
         data = event.data
         if event.from_self or data.get("from") == me:
             return None
-        channel = str(event.channel or data.get("channel") or "")
+        channel = str(event.channel or "")
         if self._is_dm(channel):
             return "dm"
         if event.mentions_me or me in (data.get("mentions") or ()):
@@ -303,7 +304,7 @@ class ChannelPush:
             await self._notify(ChannelNotification(params=message_params(event)))
 
     def _summary(self, held: list[BufferedEvent]) -> ChannelParams:
-        per: collections.Counter[str] = collections.Counter(str(e.data.get("channel")) for e in held)
+        per: collections.Counter[str] = collections.Counter(str(e.channel) for e in held)
         runtime = self._runtime
         dms = runtime.inbox.dms if runtime is not None else {}
 
@@ -353,7 +354,7 @@ class ChannelPush:
             return False
         behavior, request_id = parsed
         sender = str(event.data.get("from"))
-        channel = str(event.channel or event.data.get("channel"))
+        channel = str(event.channel or "")
         if sender not in self.approvers:
             log.info("ignored a permission reply for %s from %s: not an approver", request_id, sender)
             return False
@@ -387,7 +388,7 @@ def message_params(event: BufferedEvent) -> ChannelParams:
     """``content`` = the body; ``meta`` = channel, message_id, from, sent_at, thread_id (strings)."""
     data = event.data
     meta = {
-        "channel": str(data.get("channel") or event.channel or ""),
+        "channel": str(event.channel or ""),
         "message_id": str(data.get("id")),
         "from": str(data.get("from")),
         "sent_at": str(data.get("sent_at") or event.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
@@ -409,7 +410,7 @@ def install(mcp: MCPServer[Any], push: ChannelPush, settings: Settings) -> None:
       request. A client without one is not offered the capability.
     * ``notifications/claude/channel/permission_request`` gets a low-level notification handler.
     """
-    low = mcp._lowlevel_server
+    low = lowlevel_server(mcp)
     ours = channel_capabilities(settings)
     get_capabilities: Callable[..., Any] = low.get_capabilities
 
