@@ -25,12 +25,13 @@ import pytest
 
 from sharkfin_mcp._snippets import snippet
 from sharkfin_mcp._version import __version__
-from sharkfin_mcp.cli import ENV_HELP
 from sharkfin_mcp.server import Settings, build_server
 from sharkfin_mcp.server._catalog import _first_sentence
-from sharkfin_mcp.server._config import DEFAULT_URL
+from sharkfin_mcp.server._config import DEFAULT_URL, options
 
 ROOT = Path(__file__).resolve().parent.parent
+ENV_VARS = {option.env for _, _, option in options() if option.env}
+"""Every SHARKFIN_* variable the server reads (declared once in server/_config.py)."""
 MANIFESTS = ROOT / "manifests"
 KUBERNETES = MANIFESTS / "kubernetes"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -350,7 +351,7 @@ def test_server_json_packages() -> None:
     assert project["name"] == pypi["identifier"] and "sharkfin-mcp" in project["scripts"]
 
     env = {v["name"]: v for v in pypi["environmentVariables"]}
-    documented = set(re.findall(r"SHARKFIN_[A-Z_]+", ENV_HELP)) - HTTP_ONLY_ENV
+    documented = ENV_VARS - HTTP_ONLY_ENV
     assert set(env) == documented, f"server.json vs `sharkfin-mcp --help`: {set(env) ^ documented}"
     assert env["SHARKFIN_API_KEY"]["isSecret"] is True and env["SHARKFIN_API_KEY"]["isRequired"] is True
     assert [n for n, v in env.items() if v["isSecret"]] == ["SHARKFIN_API_KEY"]
@@ -388,7 +389,7 @@ def test_mcpb_manifest() -> None:
     assert referenced == set(user_config), "every user_config entry is used, and only those exist"
     assert config["env"]["SHARKFIN_API_KEY"] == "${user_config.api_key}"
     assert config["env"]["SHARKFIN_URL"] == "${user_config.sharkfin_url}"
-    assert set(config["env"]) <= set(re.findall(r"SHARKFIN_[A-Z_]+", ENV_HELP))
+    assert set(config["env"]) <= ENV_VARS
     api_key = user_config["api_key"]
     assert api_key["type"] == "string" and api_key["sensitive"] is True and api_key["required"] is True
     url = user_config["sharkfin_url"]
@@ -511,7 +512,7 @@ def test_deployment_configuration_and_secrets_are_consistent() -> None:
     ]
     assert sources and set(sources) == {configmap["metadata"]["name"]}
     data = configmap["data"]
-    known = set(re.findall(r"SHARKFIN_[A-Z_]+", ENV_HELP))
+    known = ENV_VARS
     assert set(data) <= known - {"SHARKFIN_API_KEY", "SHARKFIN_MCP_TOKEN"}, (
         "unknown or secret keys in the ConfigMap"
     )

@@ -13,7 +13,8 @@ webhooks (fire-and-forget POSTs via httpx, also recorded in ``webhook_deliveries
 It deliberately shares no code with ``sharkfin_mcp.client`` or the MCP layer, so that
 the two check each other.
 
-Fault modes: ``stall`` (frames read, never answered, no pushes) and ``drop_replies``
+Fault modes: ``stall`` (frames read, never answered, no pushes), ``drop_next_reply(type)``
+(the next reply to that request type is dropped after the op ran) and ``drop_replies``
 (the next N replies are dropped after the op ran). ``stop()`` then ``start()`` is a
 daemon restart on the same port with all state kept.
 

@@ -111,6 +111,11 @@ class Sandbox:
     def drop_replies(self, value: int) -> None:
         self.hub.drop_replies = value
 
+    def drop_next_reply(self, request_type: str, count: int = 1) -> None:
+        """Carry out the next ``count`` requests of this type but drop their replies (a reply
+        lost on the way back, as when the daemon's outbound queue is full, PROTOCOL.md §4.2)."""
+        self.hub.drop_replies_to[request_type] = self.hub.drop_replies_to.get(request_type, 0) + count
+
     @property
     def clock(self) -> Callable[[], datetime]:
         """Source of all timestamps; replace it to make ``sent_at`` deterministic."""

@@ -165,6 +165,8 @@ class Hub:
     version: str = "v0.0.0-sandbox"
     stall: bool = False
     drop_replies: int = 0
+    drop_replies_to: dict[str, int] = field(default_factory=dict)
+    """Per request type, how many of its next replies to drop (after the op ran)."""
     targets: dict[str, Conn] = field(default_factory=dict)  # one push target per username
     states: dict[str, str] = field(default_factory=dict)
     presence: dict[str, Conn] = field(default_factory=dict)  # last /presence wins
@@ -209,8 +211,11 @@ class Hub:
             return
         post: Post = []
         frame = self._respond(conn, text, post)
+        op = _request_type(text) if self.drop_replies_to else None
         if self.drop_replies > 0:
             self.drop_replies -= 1
+        elif op is not None and self.drop_replies_to.get(op, 0) > 0:
+            self.drop_replies_to[op] -= 1
         else:
             conn.push(frame)
         for action in post:
@@ -486,3 +491,13 @@ class Hub:
             # the daemon's bus also drops when a subscriber falls behind
             with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
                 self.outbox.send_nowait((url, payload))
+
+
+def _request_type(text: str) -> str | None:
+    """The ``type`` of a request frame, for the per-type reply-drop fault (``None`` if unreadable)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else None

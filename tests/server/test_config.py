@@ -92,6 +92,7 @@ def test_every_refusal_is_one_line_naming_the_setting(env: dict[str, str], says:
 def test_every_choice_field_is_a_literal() -> None:
     assert {name for name, field in Settings.model_fields.items() if choices_of(field)} == {
         "log_level",
+        "stdio_transport",
         "tool_profile",
         "transport",
     }

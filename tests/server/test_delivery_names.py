@@ -20,7 +20,7 @@ from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import build_server
 
-from .conftest import MODES, agent_settings, call_err, call_ok, wait_ready
+from .conftest import MODES, agent_settings, call_err, call_ok, text_of, wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -57,9 +57,9 @@ class Env:
             return any(ch.name == channel and ch.member for ch in await c.channels())
 
     async def group_members(self, slug: str) -> list[str]:
-        items = (await self.call("mention_group_get", {"slug": slug}))["items"]
-        assert items[0]["slug"] == slug
-        return list(items[0]["members"])
+        group = await self.call("mention_group_get", {"slug": slug})
+        assert group["slug"] == slug
+        return list(group["members"])
 
     async def events_until(self, tool: str, args: dict[str, Any], wanted: int) -> list[dict[str, Any]]:
         """Repeat an event call (no ``after``) until message ``wanted`` comes back; all it returned."""
@@ -99,9 +99,12 @@ async def case_send_message(e: Env) -> None:
 
 async def case_history(e: Env) -> None:
     posted = await e.alice.send_message("general", "in general")
-    out = await e.call("history", {"channel": "#general", "limit": 100})
-    assert out["channel"] == "general"
+    result = await call_ok(e.client, "history", {"channel": "#general", "limit": 100})
+    out = result.structured_content
+    assert out is not None and "channel" not in out  # the request names it; rows do not repeat it
     assert posted in [m["id"] for m in out["messages"]]
+    line = next(line for line in text_of(result).splitlines() if line.startswith(f"[{posted}] "))
+    assert " #general " in line and "##general" not in line, line
     bare = await e.call("history", {"channel": "general", "limit": 100})
     assert out["messages"] == bare["messages"]
 
@@ -110,28 +113,30 @@ async def case_unread_messages(e: Env) -> None:
     ch = await e.channel()
     posted = await e.alice.send_message(ch, "unread here")
     out = await e.call("unread_messages", {"channel": f"#{ch}"})
-    assert [m["id"] for m in out["messages"]] == [posted]
+    assert [(g["channel"], [m["id"] for m in g["messages"]]) for g in out["channels"]] == [(ch, [posted])]
 
 
 async def case_mark_read(e: Env) -> None:
     ch = await e.channel()
     await e.alice.send_message(ch, "to be read")
-    await e.call("mark_read", {"channel": f"#{ch}"})
-    counts = (await e.call("unread_counts", {}))["items"]
+    out = await e.call("mark_read", {"channel": f"#{ch}"})
+    assert out == {"channel": ch}
+    counts = (await e.call("unread_counts", {}))["counts"]
     assert ch not in [c["channel"] for c in counts]
 
 
 async def case_dm_open(e: Env) -> None:
-    out = (await e.call("dm_open", {"username": "@bob"}))["items"][0]
+    out = await e.call("dm_open", {"username": "@bob"})
     assert out["participant"] == "bob"
-    again = (await e.call("dm_open", {"username": "bob"}))["items"][0]
+    again = await e.call("dm_open", {"username": "bob"})
     assert again["channel"] == out["channel"] and again["created"] is False
 
 
 async def case_channel_create(e: Env) -> None:
     name = f"names-{next(_names)}"
-    await e.call("channel_create", {"name": f"#{name}", "public": False, "members": ["@alice", "bob"]})
-    listed = {c["name"]: c for c in (await e.call("channel_list", {}))["items"]}
+    out = await e.call("channel_create", {"name": f"#{name}", "public": False, "members": ["@alice", "bob"]})
+    assert out == {"channel": name, "public": False, "members": ["alice", "bob"]}
+    listed = {c["name"]: c for c in (await e.call("channel_list", {}))["channels"]}
     assert name in listed and f"#{name}" not in listed and listed[name]["member"]
     assert await e.member_of("alice", name) and await e.member_of("bob", name)
 
@@ -139,50 +144,56 @@ async def case_channel_create(e: Env) -> None:
 async def case_channel_join(e: Env) -> None:
     name = f"names-{next(_names)}"
     await e.alice.rest.create_channel(name, public=True)  # public, and agent is not in it
-    await e.call("channel_join", {"channel": f"#{name}"})
+    first = await e.call("channel_join", {"channel": f"#{name}"})
+    assert first == {"channel": name, "joined": True}
     assert await e.member_of("agent", name)
     out = await e.call("channel_join", {"channel": f"#{name}"})
-    assert out["detail"] == f"already a member of #{name}"
+    assert out == {"channel": name, "joined": False}
 
 
 async def case_channel_invite(e: Env) -> None:
     ch = await e.channel()
     assert not await e.member_of("bob", ch)
-    await e.call("channel_invite", {"channel": f"#{ch}", "username": "@bob"})
+    out = await e.call("channel_invite", {"channel": f"#{ch}", "username": "@bob"})
+    assert out == {"channel": ch, "username": "bob", "invited": True}
     assert await e.member_of("bob", ch)
 
 
 async def case_mention_group_create(e: Env) -> None:
     slug = f"grp-{next(_names)}"
-    await e.call("mention_group_create", {"slug": f"@{slug}"})
+    out = await e.call("mention_group_create", {"slug": f"@{slug}"})
+    assert out["slug"] == slug
     assert await e.group_members(slug) == []
-    slugs = [g["slug"] for g in (await e.call("mention_group_list", {}))["items"]]
+    slugs = [g["slug"] for g in (await e.call("mention_group_list", {}))["groups"]]
     assert slug in slugs and f"@{slug}" not in slugs
 
 
 async def case_mention_group_get(e: Env) -> None:
     slug = await e.group()
-    items = (await e.call("mention_group_get", {"slug": f"@{slug}"}))["items"]
-    assert items[0]["slug"] == slug
+    group = await e.call("mention_group_get", {"slug": f"@{slug}"})
+    assert group["slug"] == slug
 
 
 async def case_mention_group_add_member(e: Env) -> None:
     slug = await e.group()
-    await e.call("mention_group_add_member", {"slug": f"@{slug}", "username": "@alice"})
+    out = await e.call("mention_group_add_member", {"slug": f"@{slug}", "username": "@alice"})
+    assert out == {"slug": slug, "username": "alice"}
     assert await e.group_members(slug) == ["alice"]
 
 
 async def case_mention_group_remove_member(e: Env) -> None:
     slug = await e.group()
     await e.call("mention_group_add_member", {"slug": slug, "username": "alice"})
-    await e.call("mention_group_remove_member", {"slug": f"@{slug}", "username": "@alice"})
+    out = await e.call("mention_group_remove_member", {"slug": f"@{slug}", "username": "@alice"})
+    assert out == {"slug": slug, "username": "alice"}
     assert await e.group_members(slug) == []
 
 
 async def case_mention_group_delete(e: Env) -> None:
     slug = await e.group()
-    await e.call("mention_group_delete", {"slug": f"@{slug}"})
-    slugs = [g["slug"] for g in (await e.call("mention_group_list", {}))["items"]]
+    out = await e.call("mention_group_delete", {"slug": f"@{slug}"})
+    assert out == {"slug": slug}
+    slugs = [g["slug"] for g in (await e.call("mention_group_list", {}))["groups"]]
     assert slug not in slugs
 
 
@@ -190,20 +201,20 @@ async def case_poll_events(e: Env) -> None:
     ch = await e.channel()
     posted = await e.alice.send_message(ch, "poll me")
     seen = await e.events_until("poll_events", {"channel": f"#{ch}"}, posted)
-    assert {ev["data"]["channel"] for ev in seen} == {ch}
+    assert {ev["channel"] for ev in seen} == {ch}
 
 
 async def case_wait_for_events(e: Env) -> None:
     ch = await e.channel()
     posted = await e.alice.send_message(ch, "wait for me")
     seen = await e.events_until("wait_for_events", {"channel": f"#{ch}", "timeout_seconds": 5}, posted)
-    assert {ev["data"]["channel"] for ev in seen} == {ch}
+    assert {ev["channel"] for ev in seen} == {ch}
 
 
 async def case_wait_for_messages(e: Env) -> None:
     posted = await e.alice.rest.send_message("general", "posted in general over REST")
     seen = await e.events_until("wait_for_messages", {"channel": "#general", "timeout_seconds": 5}, posted.id)
-    assert {ev["data"]["channel"] for ev in seen} == {"general"}
+    assert {ev["channel"] for ev in seen} == {"general"}
 
 
 CASES: dict[str, Callable[[Env], Awaitable[None]]] = {

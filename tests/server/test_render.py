@@ -64,7 +64,7 @@ messages = st.builds(
 )
 
 KINDS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], str]]] = {
-    "message": (messages, lambda m: message_line(message_row(m))),
+    "message": (messages, lambda m: message_line(message_row(m), m.channel or "")),
     "channel": (st.builds(Channel, name=field, public=st.booleans(), member=st.booleans()), channel_line),
     "unread_count": (
         st.builds(
@@ -103,7 +103,13 @@ KINDS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], str]]] = {
     "message_event": (
         st.builds(
             lambda seq, m: EventOut.of(
-                BufferedEvent(seq=seq, type="message.new", data=message_row(m), received_at=datetime.now(UTC))
+                BufferedEvent(
+                    seq=seq,
+                    type="message.new",
+                    data=message_row(m),
+                    channel=m.channel,
+                    received_at=datetime.now(UTC),
+                )
             ),
             st.integers(1, 10**6),
             messages,
@@ -128,9 +134,9 @@ def test_every_rendering_has_one_line_per_row(data: st.DataObject, kind: str) ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(messages, min_size=1, max_size=5))
-def test_message_listings_have_one_line_per_message(rows: list[Message]) -> None:
-    _check(render_messages([message_row(m) for m in rows]), len(rows))
+@given(rows=st.lists(messages, min_size=1, max_size=5), channel=field)
+def test_message_listings_have_one_line_per_message(rows: list[Message], channel: str) -> None:
+    _check(render_messages([message_row(m) for m in rows], channel), len(rows))
 
 
 @settings(max_examples=300, deadline=None)
