@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 
 from .._version import __version__
+from ._admin_tools import register_admin_tools
 from ._config import DEFAULT_URL, ConfigError, Settings
 from ._prompts import INSTRUCTIONS, register_prompts
 from ._protocol_errors import install_protocol_errors
@@ -48,10 +49,12 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
     def include(name: str, annotations: ToolAnnotations) -> bool:
         if settings.read_only and not annotations.read_only_hint:
             return False
-        return settings.tool_profile == "all" or name in CORE_TOOLS
+        return not settings.core_only or name in CORE_TOOLS
 
     on_handshake(mcp, lambda runtime, session: runtime.readers.opened(session))
     register_tools(mcp, include)
+    if settings.admin_tools:
+        register_admin_tools(mcp, read_only=settings.read_only)
     register_resources(mcp, ref)
     register_prompts(mcp)
     install_protocol_errors(mcp)

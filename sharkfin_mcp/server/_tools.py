@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, Field
 from ..client import Message, ServerError, SharkfinClient
 from ._arguments import add_tool
 from ._buffer import BufferedEvent, Predicate, ReadResult
+from ._errors import admin_note
 from ._render import (
     channel_line,
     clean,
@@ -364,7 +365,8 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(READ)
     async def whoami(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
-        """Who this server acts as on Sharkfin: username, type, role, permissions, connection."""
+        """Who this server acts as on Sharkfin: username, type, role, permissions, connection,
+        and whether the admin tools are on."""
         rt = _rt(ctx)
         me = await rt.me()
         perms = await rt.call(lambda c: c.capabilities())
@@ -376,10 +378,11 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
             "url": rt.client.url,
             "connected": rt.client.connected,
             "online": bool(rt.presence and rt.presence.online),
+            "admin_tools": rt.settings.admin_tools,
         }
         text = (
             f"{clean(me.username)} ({clean(me.type)}, role {clean(me.role)}) on {clean(rt.client.url)}; "
-            "permissions: " + ", ".join(clean(p) for p in perms)
+            "permissions: " + ", ".join(clean(p) for p in perms) + admin_note(perms, rt.settings.admin_tools)
         )
         return result(ItemsResult(items=[info]), text)
 
