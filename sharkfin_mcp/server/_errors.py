@@ -25,6 +25,7 @@ STORE_ERRORS = (
         "that mention group exists already (mention_group_list)",
     ),
     ("mark read: constraint failed: FOREIGN KEY", "no message has that message_id (take ids from history)"),
+    ("UNIQUE constraint failed: roles.name", "that role exists already (list_roles)"),
 )
 """The daemon's raw database errors (PROTOCOL.md §4.5) and what they mean for the agent."""
 
