@@ -16,13 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from sharkfin_mcp.client import Role
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import ConfigError, Settings, build_server
-from sharkfin_mcp.server._admin_tools import ADMIN_TOOLS
+from sharkfin_mcp.server._admin_tools import ADMIN_TOOLS, role_line
 from sharkfin_mcp.server._render import clean_json
 
 from ..faults.test_fuzz_tools import assert_one_plain_answer
 from .conftest import ConnectMCP, agent_settings, call_err, call_ok, text_of, wait_ready
+from .test_render import field as render_field
 
 pytestmark = pytest.mark.anyio
 
@@ -413,3 +415,21 @@ def test_hostile_arguments_get_exactly_one_plain_answer(
         assert out is not None and sandbox.role_of(out["username"]) == out["role"]
     if not result.is_error and tool == "create_role":
         assert arguments["name"] in sandbox.state.roles
+
+
+# -- the text rendering ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    roles=st.lists(
+        st.builds(
+            Role, name=render_field, built_in=st.booleans(), permissions=st.lists(render_field, max_size=3)
+        ),
+        max_size=4,
+    )
+)
+def test_one_line_per_role_whatever_the_names_hold(roles: list[Role]) -> None:
+    text = "\n".join(role_line(r) for r in roles)
+    assert len(text.splitlines()) == len(roles) or (not roles and text == "")
+    text.encode("utf-8")  # no lone surrogate reaches the wire
