@@ -365,8 +365,7 @@ def register_tools(mcp: MCPServer[Any], include: Include = _everything) -> None:
 
     @tool(READ)
     async def whoami(ctx: Context) -> Annotated[CallToolResult, ItemsResult]:
-        """Who this server acts as on Sharkfin: username, type, role, permissions, connection,
-        and whether the admin tools are on."""
+        """Who this server acts as on Sharkfin: username, type, role, permissions, connection."""
         rt = _rt(ctx)
         me = await rt.me()
         perms = await rt.call(lambda c: c.capabilities())
