@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
             parser.add_argument(option.flag, dest=name, action=action, default=None, help=help_text)
             continue
         choices = choices_of(field)
-        metavar = "{" + ",".join(choices) + "}" if choices else None
+        metavar = "{" + "|".join(choices) + "}" if choices else None  # a choice may hold a comma
         # Values stay text: Settings validates them, so a flag and its variable fail alike.
         parser.add_argument(option.flag, dest=name, metavar=metavar, default=None, help=help_text)
     return parser

@@ -27,7 +27,7 @@ from sharkfin_mcp._snippets import snippet
 from sharkfin_mcp._version import __version__
 from sharkfin_mcp.server import Settings, build_server
 from sharkfin_mcp.server._catalog import _first_sentence
-from sharkfin_mcp.server._config import DEFAULT_URL, options
+from sharkfin_mcp.server._config import DEFAULT_URL, choices_of, options
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_VARS = {option.env for _, _, option in options() if option.env}
@@ -357,7 +357,7 @@ def test_server_json_packages() -> None:
     assert [n for n, v in env.items() if v["isSecret"]] == ["SHARKFIN_API_KEY"]
     assert env["SHARKFIN_URL"]["default"] == DEFAULT_URL
     assert env["SHARKFIN_API_KEY_FILE"]["format"] == "filepath"
-    assert env["SHARKFIN_TOOLS"]["choices"] == ["all", "core"]
+    assert env["SHARKFIN_TOOLS"]["choices"] == list(choices_of(Settings.model_fields["tool_profile"]))
 
     oci = packages["oci"]
     image, _, tag = oci["identifier"].rpartition(":")

@@ -55,8 +55,8 @@ def build_server(settings: Settings) -> MCPServer[Runtime]:
         if settings.read_only and not spec.annotations.read_only_hint:
             return False
         if spec.admin:
-            return False
-        return settings.tool_profile == "all" or spec.core
+            return settings.admin_tools
+        return not settings.core_only or spec.core
 
     def opened(runtime: Runtime, session: Any) -> None:
         runtime.readers.opened(session)

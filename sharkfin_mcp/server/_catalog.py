@@ -1,5 +1,6 @@
 """The README's tools-and-resources table and the MCPB manifest's tool list, generated from the
-live server so they cannot go stale.
+live server so they cannot go stale. The README lists the ``admin`` profile's tools too, marked;
+the manifest lists only the default profile's.
 
 ``python -m sharkfin_mcp.server._catalog --write README.md manifests/manifest.json`` rewrites
 the README between the markers and the manifest's ``tools``; tests fail when either differs.
@@ -13,6 +14,7 @@ import sys
 import anyio
 
 from . import Settings, build_server
+from .tools import TOOLS
 
 __all__ = ["BEGIN", "END", "catalog_markdown", "manifest_tools", "replace_section"]
 
@@ -37,15 +39,20 @@ def _first_sentence(text: str | None) -> str:
 
 
 async def catalog_markdown() -> str:
-    server = build_server(Settings())
+    """Every tool, the ``admin`` profile's included (marked: they are off by default)."""
+    server = build_server(Settings(tool_profile="all,admin"))
     tools = await server.list_tools()
+    admin = {spec.name for spec in TOOLS if spec.admin}
     lines = ["| Tool | Parameters | Hints | What it does |", "|---|---|---|---|"]
     for tool in tools:
         props = tool.input_schema.get("properties", {})
         required = set(tool.input_schema.get("required", []))
         params = ", ".join(f"`{p}`" if p in required else f"`{p}?`" for p in props)
+        hints = _hints(tool.annotations)
+        if tool.name in admin:
+            hints = "**admin profile**" + (f", {hints}" if hints else "")
         lines.append(
-            f"| `{tool.name}` | {params or '—'} | {_hints(tool.annotations)} | "
+            f"| `{tool.name}` | {params or '—'} | {hints} | "
             f"{_first_sentence(tool.description)} |"
         )
     lines += ["", "| Resource | Type | What it holds |", "|---|---|---|"]
@@ -61,6 +68,8 @@ async def catalog_markdown() -> str:
 
 
 async def manifest_tools() -> list[dict[str, str]]:
+    """The default server's tools: the MCPB manifest lists what a default install offers, so the
+    ``admin`` profile (off unless ``SHARKFIN_TOOLS`` adds it) is not in it."""
     tools = await build_server(Settings()).list_tools()
     return [
         {"name": t.name, "description": _first_sentence(t.description).replace("\\|", "|")} for t in tools

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ DEFAULT_URL = "ws://127.0.0.1:16000/ws"
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Transport = Literal["stdio", "http"]
 StdioChoice = Literal["auto", "pipes", "sdk"]
-ToolProfile = Literal["all", "core"]
+ToolProfile = Literal["all", "core", "all,admin", "core,admin"]
+"""A base profile (``all`` or ``core``), plus ``admin`` when the role-administration tools are on."""
+PROFILE_FORMS = "all or core, optionally with admin added: all,admin or core,admin (+admin means all,admin)"
 
 
 class ConfigError(ValueError):
@@ -116,7 +119,10 @@ class Settings(BaseSettings):
         False, "List only tools that change nothing", Option("SHARKFIN_READ_ONLY", "--read-only")
     )
     tool_profile: ToolProfile = _setting(
-        "all", "`core`: only the conversation tools (saves context)", Option("SHARKFIN_TOOLS", "--tools")
+        "all",
+        "`core`: only the conversation tools (saves context); `all,admin` / `core,admin` add the "
+        "role-administration tools (off by default: they change other identities' rights)",
+        Option("SHARKFIN_TOOLS", "--tools"),
     )
     send_channels: str = _setting(
         "",
@@ -255,7 +261,32 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ConfigError(f"SHARKFIN_URL {exc}") from None
 
-    @field_validator("log_level", "transport", "tool_profile", mode="before")
+    @field_validator("tool_profile", mode="before")
+    @classmethod
+    def _profile(cls, value: Any) -> Any:
+        """``CORE, Admin``, ``admin,core`` and ``+admin`` name a profile too; anything else is refused
+        with the forms that work."""
+        if not isinstance(value, str):
+            return value
+        words = [w for w in re.split(r"[\s,+]+", value.strip().lower()) if w]
+        bases = [w for w in words if w in ("all", "core")]
+        if not bases and value.strip().startswith("+"):
+            bases = ["all"]
+        if len(set(bases)) != 1 or set(words) - {"all", "core", "admin"}:
+            raise ConfigError(f"SHARKFIN_TOOLS / --tools must be {PROFILE_FORMS}, not {value!r}")
+        return bases[0] + (",admin" if "admin" in words else "")
+
+    @property
+    def core_only(self) -> bool:
+        """Only the conversation tools (and the admin ones, if added)."""
+        return self.tool_profile.startswith("core")
+
+    @property
+    def admin_tools(self) -> bool:
+        """The ``admin`` profile (role administration) is on."""
+        return self.tool_profile.endswith(",admin")
+
+    @field_validator("log_level", "transport", mode="before")
     @classmethod
     def _any_case(cls, value: Any, info: Any) -> Any:
         if not isinstance(value, str):

@@ -20,7 +20,7 @@ from ..client import (
     WrongAddress,
 )
 
-__all__ = ["STORE_ERRORS", "Refusal", "connection_problem", "explain"]
+__all__ = ["STORE_ERRORS", "Refusal", "admin_note", "connection_problem", "explain", "permission_fix"]
 
 
 class Refusal(Exception):
@@ -33,6 +33,7 @@ STORE_ERRORS = (
         "that mention group exists already (mention_group_list)",
     ),
     ("mark read: constraint failed: FOREIGN KEY", "no message has that message_id (take ids from history)"),
+    ("UNIQUE constraint failed: roles.name", "that role exists already (list_roles)"),
 )
 """The daemon's raw database errors (PROTOCOL.md §4.5) and what they mean for the agent."""
 
@@ -63,15 +64,65 @@ def connection_problem(url: str, last_error: SharkfinError | None, key_source: s
     )
 
 
-def explain(exc: SharkfinError, *, username: str | None, role: str | None) -> Refusal:
-    """``exc`` as a :class:`Refusal` whose text tells the agent (or its operator) what to do."""
+def permission_fix(
+    permission: str, *, username: str | None, role: str | None, manages_roles: bool, admin_tools: bool
+) -> str:
+    """How a missing ``permission`` gets granted, as the caller can act on it: with the admin
+    profile's ``grant_permission`` when the caller itself holds ``manage_roles``, else by an admin."""
+    role_arg, user_arg = role or "<role>", username or "<user>"
+    grant = f"grant_permission(role={role_arg!r}, permission={permission!r})"
+    if permission == "manage_roles":
+        return (
+            "Role administration should stay with admins: ask a Sharkfin admin to make this change "
+            f"(or to set_role {user_arg!r} to admin if it is meant to administer roles); until then, "
+            "do not retry this call."
+        )
+    if manages_roles and admin_tools:
+        return (
+            f"This identity holds manage_roles, so it can fix this itself: {grant} (every identity "
+            f"with role {role_arg!r} gains it), then retry."
+        )
+    if manages_roles:
+        return (
+            "This identity holds manage_roles, but this server's admin tools are off: restart it with "
+            f"SHARKFIN_TOOLS=all,admin and call {grant}, or run `sharkfin admin grant {role_arg} "
+            f"{permission}`; until then, do not retry this call."
+        )
+    return (
+        f"A Sharkfin admin can grant it ({grant} with sharkfin-mcp's admin tools, `sharkfin admin "
+        f"grant {role_arg} {permission}`, or `sharkfin admin set-role {user_arg} <role>`); "
+        "until then, do not retry this call."
+    )
+
+
+def admin_note(permissions: list[str], admin_tools: bool) -> str:
+    """whoami's hint for an identity that can administer roles ("" for one that cannot)."""
+    if "manage_roles" not in permissions:
+        return ""
+    if admin_tools:
+        return "; role tools on (list_roles, set_role, grant_permission, revoke_permission ...)"
+    return "; role tools off (SHARKFIN_TOOLS=all,admin adds grant_permission, set_role ...)"
+
+
+def explain(
+    exc: SharkfinError,
+    *,
+    username: str | None,
+    role: str | None,
+    manages_roles: bool = False,
+    admin_tools: bool = False,
+) -> Refusal:
+    """``exc`` as a :class:`Refusal` whose text tells the agent (or its operator) what to do.
+
+    ``manages_roles``: the caller's role holds ``manage_roles``; ``admin_tools``: the admin
+    profile is on. Both only shape the advice for a missing permission."""
     if isinstance(exc, PermissionDenied) and exc.permission:
         who = f"identity {username!r} (role {role!r})" if username else "this identity"
+        fix = permission_fix(
+            exc.permission, username=username, role=role, manages_roles=manages_roles, admin_tools=admin_tools
+        )
         return Refusal(
-            f"{exc.message}: the Sharkfin role of {who} lacks the {exc.permission!r} permission. "
-            f"A Sharkfin admin can grant it (e.g. `sharkfin admin grant {role or '<role>'} "
-            f"{exc.permission}`, or `sharkfin admin set-role {username or '<user>'} <role>`); "
-            "until then, do not retry this call."
+            f"{exc.message}: the Sharkfin role of {who} lacks the {exc.permission!r} permission. {fix}"
         )
     if isinstance(exc, PermissionDenied):
         return Refusal(f"{exc.message} (join or be invited to the channel first, where that applies)")

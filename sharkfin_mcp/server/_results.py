@@ -195,6 +195,7 @@ class WhoamiResult(Out):
     url: str
     connected: bool
     online: bool = Field(description="Whether the /presence socket is open (user_list shows you online)")
+    admin_tools: bool = Field(description="Whether the admin profile's role tools are listed")
 
 
 # -- mention groups -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ..client import (
     EventsDropped,
     FeedConnected,
     MessageEvent,
+    PermissionDenied,
     PresenceEvent,
     PresenceKeeper,
     ReconnectEvent,
@@ -61,6 +62,9 @@ class Runtime:
         self.bus = bus
         self.buffer = EventBuffer(settings.event_buffer)
         self.identity: Identity | None = None
+        self.role_changed = False
+        """A ``capabilities`` event arrived: ``me`` asks the daemon again (the old identity stays
+        in use until it has answered)."""
         self.presence: PresenceKeeper | None = None
         self.notifier = Notifier(bus)
         self.readers = Readers(self.buffer, shared_transport=settings.transport == "http")
@@ -81,7 +85,20 @@ class Runtime:
         except SharkfinError as exc:
             who = self.identity
             username, role = (who.username, who.role) if who else (None, None)
-            raise explain(exc, username=username, role=role) from None
+            manages = await self._manages_roles(exc)
+            admin_tools = self.settings.admin_tools
+            raise explain(
+                exc, username=username, role=role, manages_roles=manages, admin_tools=admin_tools
+            ) from None
+
+    async def _manages_roles(self, exc: SharkfinError) -> bool:
+        """Whether a caller refused a permission could grant it itself (asked only then)."""
+        if not isinstance(exc, PermissionDenied) or exc.permission in (None, "manage_roles"):
+            return False
+        try:
+            return "manage_roles" in await self.client.capabilities()
+        except SharkfinError:
+            return False
 
     def connection_problem(self) -> str:
         return connection_problem(self.client.url, self.client.last_error, self.settings.api_key_source)
@@ -90,9 +107,17 @@ class Runtime:
         return (await self.me()).username
 
     async def me(self) -> Identity:
-        """Who this server acts as, learned once from ``POST /auth/register``."""
-        if self.identity is None:
-            registered = await self.call(lambda c: c.register())
+        """Who this server acts as, learned from ``POST /auth/register`` once, and again after a
+        ``capabilities`` event (the role may have changed, PROTOCOL.md §4.6)."""
+        if self.identity is None or self.role_changed:
+            self.role_changed = False
+            try:
+                registered = await self.call(lambda c: c.register())
+            except Refusal:
+                if self.identity is None:
+                    raise
+                self.role_changed = True  # ask again next time; the old identity serves meanwhile
+                return self.identity
             self.identity = Identity(registered.username, registered.role, registered.type)
             if self.inbox.floor is None:
                 # Before anyone is told who we are (whoami, the first tool call): from here on,
@@ -114,6 +139,7 @@ class Runtime:
         if isinstance(event, MessageEvent):
             await self.inbox.pushed(event)
         elif isinstance(event, PresenceEvent | CapabilitiesEvent):
+            self.role_changed = self.role_changed or isinstance(event, CapabilitiesEvent)
             self.buffer.append(event.type, event.model_dump(mode="json", exclude={"type"}))
         elif isinstance(event, DisconnectEvent):
             self.buffer.append("connection", {"state": "disconnected", "reason": event.reason})

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from mcp import Client
 
-from sharkfin_mcp.server.tools import DEFAULT_TOOLS
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS, TOOLS
 
 from .conftest import ConnectMCP
 
@@ -39,12 +39,14 @@ TOOL_NAMES = {
     "register_webhook",
     "unregister_webhook",
     "list_webhooks",
-    "get_settings",
-    "set_setting",
     "poll_events",
     "wait_for_events",
     "wait_for_messages",
 }
+"""The tools listed with the default settings."""
+
+ADMIN_TOOLS = {"get_settings", "set_setting"}
+"""The admin profile's tools (they change the daemon for everyone): never in the default list."""
 
 READ_ONLY = {
     "history",
@@ -86,8 +88,11 @@ async def offline_client(request: pytest.FixtureRequest, connect_mcp: ConnectMCP
 async def test_tool_names_exact(offline_client: Client) -> None:
     tools = (await offline_client.list_tools()).tools
     names = [t.name for t in tools]
-    assert len(names) == len(set(names)) == len(DEFAULT_TOOLS)
+    assert len(names) == len(set(names)) == len(DEFAULT_TOOLS) == 27
+    assert names == DEFAULT_TOOLS  # listed in catalogue order
     assert set(names) == TOOL_NAMES
+    assert {spec.name for spec in TOOLS} == TOOL_NAMES | ADMIN_TOOLS
+    assert {spec.name for spec in TOOLS if spec.admin} == ADMIN_TOOLS
 
 
 async def test_every_tool_has_description_output_schema_and_all_hints(offline_client: Client) -> None:
@@ -133,7 +138,22 @@ async def test_schema_constraints(offline_client: Client) -> None:
         "type": "integer",
         "minimum": 1,
     }
-    assert _prop(send, "channel")["minLength"] == 1
+    # lean: no length limits on names (the daemon judges them), just a short description
+    assert _prop(send, "channel") == {"type": "string", "description": "Channel name"}
+    assert _prop(tools["dm_open"].input_schema, "username") == {"type": "string", "description": "Username"}
+    assert _prop(tools["mention_group_get"].input_schema, "slug") == {
+        "type": "string",
+        "description": "Group slug",
+    }
+    for tool in tools.values():
+        for name, prop in tool.input_schema.get("properties", {}).items():
+            assert "title" not in prop and "anyOf" not in prop, (tool.name, name)
+            if prop.get("type") == "boolean":
+                assert "default" not in prop, (tool.name, name)
+            if name in ("channel", "username", "slug"):
+                assert "minLength" not in prop and "maxLength" not in prop, (tool.name, name)
+                if name == "slug" and tool.name != "mention_group_create":
+                    assert "pattern" not in prop, (tool.name, name)
 
     for name in ("wait_for_events", "wait_for_messages"):
         timeout = _prop(tools[name].input_schema, "timeout_seconds")
@@ -156,7 +176,8 @@ async def test_schema_constraints(offline_client: Client) -> None:
     assert {"events", "next_after", "dropped", "timed_out"} <= set(events["properties"])
     history = tools["history"].output_schema
     assert history is not None
-    assert {"messages", "channel", "next_before"} <= set(history["properties"])
+    assert {"messages", "next_before"} <= set(history["properties"])
+    assert "channel" not in history["properties"]  # the caller named it; rows do not repeat it
 
 
 async def test_server_identity_and_instructions(offline_client: Client) -> None:
@@ -190,9 +211,10 @@ def test_the_lean_message_schema_names_every_field_of_a_message() -> None:
         id=7, sender="bob", body="a\nb", sent_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         thread_id=3, mentions=["agent"], metadata={"k": 1},
     )  # fmt: skip
-    row = message_row(full, "general")
-    assert list(row) == ["id", "channel", "from", "body", "sent_at", "thread_id", "mentions", "metadata"]
+    row = message_row(full)
+    assert list(row) == ["id", "from", "body", "sent_at", "thread_id", "mentions", "metadata"]
     for name in row:
         assert f"{name} (" in MESSAGE_ITEM_SCHEMA["description"], name
-    assert set(MESSAGE_ITEM_SCHEMA["required"]) == set(message_row(Message(id=1, sender="b"), "g"))
-    assert message_line(row) == '[7] 2026-01-02T03:04:05Z #general bob ↳3: a\\nb meta={"k":1}'
+    assert set(MESSAGE_ITEM_SCHEMA["required"]) == set(message_row(Message(id=1, sender="b")))
+    assert set(MESSAGE_ITEM_SCHEMA["required"]) <= set(MESSAGE_ITEM_SCHEMA["properties"])
+    assert message_line(row, "general") == '[7] 2026-01-02T03:04:05Z #general bob ↳3: a\\nb meta={"k":1}'

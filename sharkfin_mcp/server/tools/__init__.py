@@ -9,11 +9,14 @@ people         user_list, set_state, capabilities, whoami
 mention_groups mention_group_create/_delete/_get/_list/_add_member/_remove_member
 webhooks       register_webhook, unregister_webhook, list_webhooks, get_settings, set_setting
 events         poll_events, wait_for_events, wait_for_messages
+admin          list_roles, set_role, create_role, delete_role, grant_permission,
+               revoke_permission (the ``admin`` profile, off by default, with the settings tools)
 ============== ===============================================================================
 
 Each module ends with ``TOOLS``, a list of :class:`ToolSpec` (function, annotations, profile
-membership); :data:`TOOLS` here is their concatenation in catalogue order, and the profiles are
-derived from it. Tools are thin adapters: arguments → ``Runtime`` → typed result + one-line-per-row
+membership: ``core``, or ``admin`` for the tools only ``SHARKFIN_TOOLS=...,admin`` lists);
+:data:`TOOLS` here is their concatenation in catalogue order, and the profiles derive from it.
+Tools are thin adapters: arguments → ``Runtime`` → typed result + one-line-per-row
 text. Message bodies are other parties' words; the server instructions say so.
 """
 
@@ -25,7 +28,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from .._arguments import add_tool
-from . import channels, events, mention_groups, messages, people, webhooks
+from . import admin, channels, events, mention_groups, messages, people, webhooks
 from ._spec import ToolSpec
 
 __all__ = ["DEFAULT_TOOLS", "TOOLS", "ToolSpec", "register_tools"]
@@ -37,6 +40,7 @@ TOOLS: list[ToolSpec] = [
     *mention_groups.TOOLS,
     *webhooks.TOOLS,
     *events.TOOLS,
+    *admin.TOOLS,
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from .._errors import admin_note
 from .._render import clean, lines, user_line
 from .._results import CapabilitiesResult, StateResult, UsersResult, WhoamiResult, result
 from ._spec import READ, WRITE, Ctx, ToolSpec, runtime
@@ -47,10 +48,11 @@ async def whoami(ctx: Ctx) -> Annotated[CallToolResult, WhoamiResult]:
         url=rt.client.url,
         connected=rt.client.connected,
         online=bool(rt.presence and rt.presence.online),
+        admin_tools=rt.settings.admin_tools,
     )
     text = (
         f"{clean(me.username)} ({clean(me.type)}, role {clean(me.role)}) on {clean(rt.client.url)}; "
-        "permissions: " + ", ".join(clean(p) for p in perms)
+        "permissions: " + ", ".join(clean(p) for p in perms) + admin_note(perms, rt.settings.admin_tools)
     )
     return result(out, text)
 
