@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sharkfin_mcp.server.tools import TOOLS
 from tests._node import node_tools_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +52,21 @@ PLAN: list[tuple[str, dict[str, Any]]] = [
     ("mention_group_delete", {"slug": "ts-team"}),
     ("register_webhook", {"url": "http://127.0.0.1:9/hook"}),
     ("list_webhooks", {}),
-    ("unregister_webhook", {"webhook_id": {"$from": ["list_webhooks", "items", 0, "id"]}}),
+    ("unregister_webhook", {"webhook_id": {"$from": ["list_webhooks", "webhooks", 0, "id"]}}),
     ("get_settings", {}),
     ("set_setting", {"key": "ts_client", "value": "yes"}),
     ("poll_events", {"after": 0}),
     ("wait_for_events", {"after": 0, "timeout_seconds": 1}),
     ("wait_for_messages", {"timeout_seconds": 0}),
+    ("list_roles", {}),
+    ("create_role", {"name": "ts-role"}),
+    ("grant_permission", {"role": "ts-role", "permission": "history"}),
+    ("revoke_permission", {"role": "ts-role", "permission": "history"}),
+    ("set_role", {"username": "bob", "role": "user"}),
+    ("delete_role", {"name": "ts-role"}),
 ]
+"""Every tool of the ``all,admin`` profile (the servers below list exactly these)."""
+PROFILE = ["--tools", "all,admin"]
 
 
 def run_client(tmp_path: Path, plan: list[tuple[str, dict[str, Any]]], *target: str) -> tuple[int, Any, str]:
@@ -79,13 +88,13 @@ def run_client(tmp_path: Path, plan: list[tuple[str, dict[str, Any]]], *target: 
 def assert_every_tool_valid(code: int, report: Any, stderr: str) -> None:
     assert report is not None, stderr
     assert report["problems"] == [] and code == 0, json.dumps(report["problems"], indent=2) + stderr
-    assert report["listed"] == len(PLAN) == 29
+    assert report["listed"] == len(PLAN) == len(TOOLS)
     assert [c["name"] for c in report["calls"]] == [name for name, _ in PLAN]
     assert all(c["isError"] is False and c["schemaValid"] is True for c in report["calls"])
 
 
 def test_every_tool_over_stdio_matches_its_output_schema(tmp_path: Path) -> None:
-    server = [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox"]
+    server = [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", *PROFILE]
     assert_every_tool_valid(*run_client(tmp_path, PLAN, "stdio", *server))
 
 
@@ -98,7 +107,7 @@ def free_port() -> int:
 @contextmanager
 def http_sandbox_server() -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", "--transport", "http"]
+    command = [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", *PROFILE, "--transport", "http"]
     command += ["--port", str(port)]
     env = {**os.environ, "SHARKFIN_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
