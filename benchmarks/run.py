@@ -104,8 +104,14 @@ def render(results: dict[str, Any]) -> str:
             o = r[op]["overhead_vs_raw"]
             add(
                 f"   {op:<13} {'MCP - raw':<17} {o['median_ms']:+8.3f} (x{o['median_ratio']:.2f}), "
-                f"p99 {o['p99_ms']:+.3f}   target <= +1.5 ms median: {_yes(r[op]['target_met'])}"
+                f"p99 {o['p99_ms']:+.3f}   target <= +{latency.OVERHEAD_TARGET_MS} ms median: "
+                f"{_yes(r[op]['target_met'])}"
             )
+        cpu = r["server_cpu_ms_per_history_call"]
+        add(
+            f"   server CPU per history({r['history_limit']}) call: {cpu:.3f} ms   target <= "
+            f"{latency.CPU_TARGET_MS} ms: {_yes(cpu <= latency.CPU_TARGET_MS)}"
+        )
     if "concurrency" in s:
         r = s["concurrency"]
         add("")
