@@ -151,7 +151,8 @@ def render(results: dict[str, Any]) -> str:
             f"{t['server_rss_after_kib'] / 1024:.1f} after, peak {t['server_peak_rss_kib'] / 1024:.1f} MiB"
         )
         add(
-            f"   in process ({p['events']} events): Runtime.ingest {p['ingest_only_per_s']:.0f}/s; "
+            f"   in process ({p['events']} pushes, before the channel read): "
+            f"Runtime.ingest {p['ingest_only_per_s']:.0f}/s; "
             f"decode+parse+ingest {p['decode_parse_ingest_per_s']:.0f}/s"
         )
         add(f"   bottleneck: {r['bottleneck']}")

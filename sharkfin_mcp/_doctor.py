@@ -63,18 +63,19 @@ async def run_doctor(
     start with (the same check, ``Settings.from_env`` with the same ``flags``, and the same
     sentence), else 1."""
     report = Report(out)
-    import anyio
-
-    report.line(*await anyio.to_thread.run_sync(_install_check))  # one HTTP request, 2 s at most
     try:
         settings = settings or Settings.from_env(**(flags or {}))
     except ConfigError as exc:
         report.line(False, "configuration", str(exc))
         return 2
+    import anyio
+
     if settings.sandbox:
         report.line(None, "configuration", "--sandbox needs no checks: it embeds its own daemon")
+        report.line(*await anyio.to_thread.run_sync(_install_check))  # one HTTP request, 2 s at most
         return 0
     report.line(True, "configuration", f"url {settings.url}, key from {settings.api_key_source}")
+    report.line(*await anyio.to_thread.run_sync(_install_check))
     if not settings.api_key:
         report.line(False, "API key", "none set -> set SHARKFIN_API_KEY or SHARKFIN_API_KEY_FILE")
         return 1

@@ -65,7 +65,7 @@ def configurations(tmp: Path) -> list[tuple[str, dict[str, str], str | None]]:
         ("two-line key file", {"SHARKFIN_API_KEY_FILE": str(tmp / "two-lines")}, "more than one line"),
         ("missing key file", {"SHARKFIN_API_KEY_FILE": str(tmp / "absent")}, "cannot read the API key file"),
         ("bad number", {"SHARKFIN_EVENT_BUFFER": "lots"}, "SHARKFIN_EVENT_BUFFER / --event-buffer must be"),
-        ("bad choice", {"SHARKFIN_TOOLS": "most"}, "must be one of all, core"),
+        ("bad choice", {"SHARKFIN_TOOLS": "most"}, "must be all or core, optionally with admin added"),
         (
             "clear-text key to another host",
             {"SHARKFIN_URL": "ws://sharkfin.example.com:16000/ws", "SHARKFIN_API_KEY": "wf-k3y-123"},

@@ -67,8 +67,9 @@ def test_tools_list_is_portable_by_the_inspectors_strict_check(era: str) -> None
 def test_read_and_send_through_the_inspector(era: str) -> None:
     unread = payload(inspector("--method", "tools/call", "--tool-name", "unread_messages", era=era))
     assert unread.get("isError") is not True
-    (welcome,) = unread["structuredContent"]["messages"]
-    assert welcome["from"] == "alice" and welcome["id"] == 1
+    (group,) = unread["structuredContent"]["channels"]
+    (welcome,) = group["messages"]
+    assert group["channel"] == "general" and welcome["from"] == "alice" and welcome["id"] == 1
     sent = payload(inspector(
         "--method", "tools/call", "--tool-name", "send_message",
         "--tool-arg", "channel=general", "--tool-arg", "body=hello from the inspector",

@@ -173,8 +173,8 @@ async def test_garbage_from_the_daemon_is_skipped_not_fatal() -> None:
                     if polled.structured_content["events"]:
                         break
                     await anyio.sleep(0.05)
-            bodies = [e["data"]["body"] for e in polled.structured_content["events"]]
-            assert bodies == ["still here"]
+            bodies = [(e["channel"], e["data"]["body"]) for e in polled.structured_content["events"]]
+            assert bodies == [("general", "still here")]
             everything = await client.call_tool("poll_events", {"after": 0})
             assert everything.structured_content is not None
             types = [e["type"] for e in everything.structured_content["events"]]

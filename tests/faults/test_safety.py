@@ -23,19 +23,22 @@ async def tool_names(**overrides: Any) -> set[str]:
     return {t.name for t in await server.list_tools()}
 
 
-async def test_read_only_mode_lists_only_tools_that_change_nothing() -> None:
-    server = build_server(Settings(read_only=True))
+@pytest.mark.parametrize("profile", ["all", "all,admin"])
+async def test_read_only_mode_lists_only_tools_that_change_nothing(profile: str) -> None:
+    server = build_server(Settings(read_only=True, tool_profile=profile))
     tools = await server.list_tools()
     assert tools and all(t.annotations and t.annotations.read_only_hint for t in tools)
     names = {t.name for t in tools}
     assert {"history", "unread_messages", "poll_events", "wait_for_messages"} <= names
     assert not names & {"send_message", "mark_read", "channel_create", "set_setting", "unregister_webhook"}
+    assert ("get_settings" in names) == (profile == "all,admin")  # the admin profile's reads stay
 
 
 async def test_core_profile_is_smaller_and_keeps_the_conversation_tools() -> None:
     everything, core = await tool_names(), await tool_names(tool_profile="core")
-    assert core < everything and len(core) == 14
+    assert core < everything and len(core) == 13
     assert {"send_message", "unread_messages", "mark_read", "wait_for_messages"} <= core
+    assert "wait_for_events" not in core  # wait_for_messages is the conversation's wait
 
 
 def test_channel_policy() -> None:

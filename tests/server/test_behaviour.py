@@ -12,9 +12,10 @@ from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
-from sharkfin_mcp.server.tools import DEFAULT_TOOLS
+from sharkfin_mcp.server.tools import DEFAULT_TOOLS, TOOLS
 
 from .conftest import ConnectMCP, call_err, call_ok, text_of, wait_ready
+from .test_admin_tools import ARGS as ROLE_CALLS
 
 pytestmark = pytest.mark.anyio
 
@@ -44,9 +45,14 @@ DAEMON_CALLS: dict[str, dict[str, Any]] = {
     "register_webhook": {"url": "http://127.0.0.1:9/hook"},
     "unregister_webhook": {"webhook_id": "abc"},
     "list_webhooks": {},
+}
+ADMIN_CALLS: dict[str, dict[str, Any]] = {
     "get_settings": {},
     "set_setting": {"key": "k", "value": "v"},
+    **ROLE_CALLS,
 }
+"""The same for the admin profile's tools (listed only with ``SHARKFIN_TOOLS=all,admin``)."""
+EVENT_TOOLS = ("poll_events", "wait_for_events", "wait_for_messages")
 
 
 def closed_port() -> int:
@@ -56,8 +62,19 @@ def closed_port() -> int:
 
 
 async def counts(client: Client) -> dict[str, tuple[int, int]]:
-    items = (await call_ok(client, "unread_counts")).structured_content["items"]  # type: ignore[index]
-    return {r["channel"]: (r["unread_count"], r["mention_count"]) for r in items}
+    rows = (await call_ok(client, "unread_counts")).structured_content["counts"]  # type: ignore[index]
+    return {r["channel"]: (r["unread_count"], r["mention_count"]) for r in rows}
+
+
+async def unread(client: Client, args: dict[str, Any] | None = None) -> tuple[list[tuple[str, int]], int]:
+    """unread_messages as (channel, id) pairs in the order given, and ``remaining``. The rows do not
+    repeat the channel: the group that holds them names it, and each channel is one group."""
+    out = (await call_ok(client, "unread_messages", args)).structured_content
+    assert out is not None
+    groups = out["channels"]
+    assert len({g["channel"] for g in groups}) == len(groups), groups
+    assert all(g["messages"] and "channel" not in m for g in groups for m in g["messages"]), groups
+    return [(g["channel"], m["id"]) for g in groups for m in g["messages"]], out["remaining"]
 
 
 async def error_once_settled(client: Client, needle: str, deadline: float = 10.0) -> str:
@@ -80,8 +97,10 @@ async def test_unread_reading_does_not_mark_read(mcp: Client, alice: SharkfinCli
     for _ in range(2):  # reading twice returns the same, with ids
         out = (await call_ok(mcp, "unread_messages")).structured_content
         assert out is not None
-        assert [m["id"] for m in out["messages"]] == ids
-        assert all(m["from"] == "alice" and m["channel"] == "general" for m in out["messages"])
+        assert [g["channel"] for g in out["channels"]] == ["general"]
+        messages = out["channels"][0]["messages"]
+        assert [m["id"] for m in messages] == ids
+        assert all(m["from"] == "alice" for m in messages)
     assert await counts(mcp) == before
 
 
@@ -89,14 +108,11 @@ async def test_unread_then_mark_read_marks_exactly_what_was_returned(
     mcp: Client, alice: SharkfinClient
 ) -> None:
     ids = [await alice.send_message("general", f"m{i}") for i in range(4)]
-    first = (await call_ok(mcp, "unread_messages", {"limit": 2})).structured_content
-    assert first is not None
-    assert [m["id"] for m in first["messages"]] == ids[:2] and first["remaining"] == 2
-    await call_ok(mcp, "mark_read", {"channel": "general", "message_id": first["messages"][-1]["id"]})
+    first, remaining = await unread(mcp, {"limit": 2})
+    assert first == [("general", i) for i in ids[:2]] and remaining == 2
+    await call_ok(mcp, "mark_read", {"channel": "general", "message_id": first[-1][1]})
     assert (await counts(mcp))["general"] == (2, 0)
-    rest = (await call_ok(mcp, "unread_messages")).structured_content
-    assert rest is not None
-    assert [m["id"] for m in rest["messages"]] == ids[2:]
+    assert await unread(mcp) == ([("general", i) for i in ids[2:]], 0)
 
 
 async def test_unread_messages_only_reads(mcp: Client, alice: SharkfinClient) -> None:
@@ -105,19 +121,16 @@ async def test_unread_messages_only_reads(mcp: Client, alice: SharkfinClient) ->
     assert tools["unread_messages"].annotations.read_only_hint is True
     ids = [await alice.send_message("general", f"m{i}") for i in range(3)]
     for _ in range(2):  # reading twice returns the same messages: nothing was consumed
-        out = (await call_ok(mcp, "unread_messages")).structured_content
-        assert out is not None and [m["id"] for m in out["messages"]] == ids
+        assert await unread(mcp) == ([("general", i) for i in ids], 0)
     assert (await counts(mcp))["general"] == (3, 0)
 
 
 async def test_unread_arriving_between_read_and_mark_is_kept(mcp: Client, alice: SharkfinClient) -> None:
     first = await alice.send_message("general", "early")
-    got = (await call_ok(mcp, "unread_messages")).structured_content
-    assert got is not None and [m["id"] for m in got["messages"]] == [first]
+    assert await unread(mcp) == ([("general", first)], 0)
     late = await alice.send_message("general", "late")
     await call_ok(mcp, "mark_read", {"channel": "general", "message_id": first})
-    rest = (await call_ok(mcp, "unread_messages")).structured_content
-    assert rest is not None and [m["id"] for m in rest["messages"]] == [late]
+    assert await unread(mcp) == ([("general", late)], 0)
 
 
 async def test_unread_skips_own_messages_and_spans_channels(mcp: Client, alice: SharkfinClient) -> None:
@@ -125,11 +138,8 @@ async def test_unread_skips_own_messages_and_spans_channels(mcp: Client, alice: 
     await call_ok(mcp, "send_message", {"channel": "general", "body": "mine"})
     a = await alice.send_message("ops", "in ops")
     b = await alice.send_message("general", "in general")
-    out = (await call_ok(mcp, "unread_messages")).structured_content
-    assert out is not None
-    assert [(m["id"], m["channel"]) for m in out["messages"]] == [(a, "ops"), (b, "general")]
-    only = (await call_ok(mcp, "unread_messages", {"channel": "ops"})).structured_content
-    assert only is not None and [m["id"] for m in only["messages"]] == [a]
+    assert await unread(mcp) == ([("ops", a), ("general", b)], 0)
+    assert await unread(mcp, {"channel": "ops"}) == ([("ops", a)], 0)
 
 
 # -- permissions -----------------------------------------------------------------------------------
@@ -166,17 +176,27 @@ async def test_channel_join_refuses_private_channels_and_dms(
 # -- the daemon down or rejecting us ---------------------------------------------------------------
 
 
-async def test_every_daemon_tool_reports_an_unreachable_daemon(connect_mcp: ConnectMCP, mode: str) -> None:
+def test_every_tool_is_called_by_the_unreachable_daemon_test() -> None:
+    assert set(DAEMON_CALLS) | set(EVENT_TOOLS) == set(DEFAULT_TOOLS)
+    assert set(ADMIN_CALLS) == {spec.name for spec in TOOLS if spec.admin}
+
+
+@pytest.mark.parametrize("profile", ["all", "all,admin"])
+async def test_every_daemon_tool_reports_an_unreachable_daemon(
+    connect_mcp: ConnectMCP, mode: str, profile: str
+) -> None:
     url = f"ws://127.0.0.1:{closed_port()}/ws"
-    async with connect_mcp(mode, ready=False, url=url, presence=False) as client:
+    calls = DAEMON_CALLS | (ADMIN_CALLS if profile == "all,admin" else {})
+    async with connect_mcp(mode, ready=False, url=url, presence=False, tool_profile=profile) as client:
         with anyio.fail_after(1):  # listing never waits for the daemon
-            assert len((await client.list_tools()).tools) == len(DEFAULT_TOOLS)
+            listed = {t.name for t in (await client.list_tools()).tools}
+        assert listed == set(calls) | set(EVENT_TOOLS)
         await error_once_settled(client, "not reachable")
-        for tool, args in DAEMON_CALLS.items():
+        for tool, args in calls.items():
             text = await call_err(client, tool, args)
             assert "not reachable" in text and url in text, (tool, text)
             assert "SHARKFIN_URL" in text and "again" in text, (tool, text)
-        for tool in ("poll_events", "wait_for_events", "wait_for_messages"):
+        for tool in EVENT_TOOLS:
             out = await call_ok(client, tool, {"timeout_seconds": 0} if tool != "poll_events" else {})
             assert out.structured_content is not None and out.structured_content["events"] == []
 

@@ -42,7 +42,8 @@ async def test_poll_cursor_then_nothing_new(mcp: Client, alice: SharkfinClient) 
     out = await poll_until(mcp, message_id, after=0)
     event = next(e for e in out["events"] if e["type"] == "message.new")
     assert event["data"]["from"] == "alice" and event["data"]["body"] == "ping @agent"
-    assert event["data"]["mentions"] == ["agent"] and event["caught_up"] is False
+    assert event["data"]["mentions"] == ["agent"] and "caught_up" not in event  # absent unless true
+    assert event["channel"] == "general" and "channel" not in event["data"]
     assert out["next_after"] >= event["seq"] and out["dropped"] == 0
     again = await structured(mcp, "poll_events", {"after": out["next_after"]})
     assert again["events"] == [] and again["next_after"] == out["next_after"]
@@ -145,6 +146,7 @@ async def test_wait_for_messages_filters_channel_and_mentions(mcp: Client, alice
     mention = await alice.send_message("general", "hey @agent")
     out = await structured(mcp, "wait_for_messages", {"channel": "general", "timeout_seconds": 5})
     assert message_ids(out)[0] == plain and set(message_ids(out)) <= {plain, mention}
+    assert {e["channel"] for e in out["events"]} == {"general"}
     await structured(mcp, "poll_events", {"after": 0})  # reset the session cursor to the start
     await structured(mcp, "poll_events", {"after": 0, "limit": 1})
     out = await structured(mcp, "wait_for_events", {"after": 0, "mentions_only": True, "timeout_seconds": 5})

@@ -181,12 +181,15 @@ async def test_own_messages_are_never_pushed(connect_mcp: ConnectMCP, sandbox: S
 
 async def test_pushing_consumes_nothing(connect_mcp: ConnectMCP, sandbox: Sandbox) -> None:
     async with pushed_to(connect_mcp) as (client, recorder), as_user(sandbox, "alice") as alice:
-        _, message_id = await dm(alice, "agent", "still unread")
+        channel, message_id = await dm(alice, "agent", "still unread")
         await recorder.until_pushed("still unread")
         unread = (await call_ok(client, "unread_messages", {})).structured_content
         events = (await call_ok(client, "poll_events", {"after": 0, "limit": 500})).structured_content
-    assert unread is not None and message_id in [m["id"] for m in unread["messages"]]
-    assert events is not None and message_id in [e["data"].get("id") for e in events["events"]]
+    assert unread is not None
+    groups = {g["channel"]: [m["id"] for m in g["messages"]] for g in unread["channels"]}
+    assert message_id in groups[channel]
+    assert events is not None
+    assert (channel, message_id) in [(e.get("channel"), e["data"].get("id")) for e in events["events"]]
 
 
 async def test_a_burst_is_coalesced_into_one_summary(connect_mcp: ConnectMCP, sandbox: Sandbox) -> None:
@@ -376,10 +379,16 @@ async def test_push_over_stdio(sandbox: Sandbox, mode: str) -> None:
     assert sorted(recorder.bodies()) == ["@agent over stdio", "stdio DM"]
     metas = {p.content: p.meta for p in recorder.pushed}
     assert metas["stdio DM"] | {"sent_at": ""} == {
-        "channel": channel, "message_id": str(dm_id), "from": "alice", "sent_at": ""
+        "channel": channel,
+        "message_id": str(dm_id),
+        "from": "alice",
+        "sent_at": "",
     }
     assert metas["@agent over stdio"] | {"sent_at": ""} == {
-        "channel": "general", "message_id": str(mention_id), "from": "alice", "sent_at": ""
+        "channel": "general",
+        "message_id": str(mention_id),
+        "from": "alice",
+        "sent_at": "",
     }
 
 

@@ -45,9 +45,7 @@ def drive(gate: BurstGate[int], arrivals: list[int]) -> list[tuple[int, list[int
     window=st.integers(1, 20),
     gaps=st.lists(st.integers(0, 8), max_size=60),
 )
-def test_the_gate_never_exceeds_its_rate_and_loses_nothing(
-    limit: int, window: int, gaps: list[int]
-) -> None:
+def test_the_gate_never_exceeds_its_rate_and_loses_nothing(limit: int, window: int, gaps: list[int]) -> None:
     arrivals: list[int] = []
     at = 0
     for gap in gaps:
@@ -133,9 +131,15 @@ def test_any_body_is_a_verdict_only_in_the_exact_form(body: str) -> None:
         ),
         ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_PERMISSION": "on"}, "SHARKFIN_CHANNEL_APPROVERS"),
         ({"SHARKFIN_CHANNEL_PERMISSION": "on", "SHARKFIN_CHANNEL_APPROVERS": "bob"}, "SHARKFIN_CHANNEL=on"),
-        ({"SHARKFIN_CHANNEL": "maybe"}, "SHARKFIN_CHANNEL must be true or false"),
-        ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST": "0"}, "_BURST must be at least 1"),
-        ({"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST_SECONDS": "-1"}, "must be positive"),
+        ({"SHARKFIN_CHANNEL": "maybe"}, "SHARKFIN_CHANNEL / --channel must be true or false, not 'maybe'"),
+        (
+            {"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST": "0"},
+            "SHARKFIN_CHANNEL_BURST must be greater than or equal to 1, not '0'",
+        ),
+        (
+            {"SHARKFIN_CHANNEL": "on", "SHARKFIN_CHANNEL_BURST_SECONDS": "-1"},
+            "SHARKFIN_CHANNEL_BURST_SECONDS must be greater than 0, not '-1'",
+        ),
     ],
 )
 def test_settings_declare_exactly_the_enabled_capabilities(

@@ -76,7 +76,7 @@ async def test_stdio_tools_in_both_eras(sandbox: Sandbox, mode: str) -> None:
         assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
         assert len((await client.list_tools()).tools) == len(DEFAULT_TOOLS)
         who = (await call_ok(client, "whoami")).structured_content
-        assert who is not None and who["items"][0]["username"] == "agent"
+        assert who is not None and who["username"] == "agent"
         await call_ok(client, "channel_join", {"channel": "general"})
         sent = await call_ok(client, "send_message", {"channel": "general", "body": "over\nstdio"})
         assert sent.structured_content is not None
@@ -110,8 +110,8 @@ async def test_two_server_processes_exchange_messages(sandbox: Sandbox) -> None:
             sent = await call_ok(agent, "send_message", {"channel": "general", "body": "hi @bob"})
         first_id = sent.structured_content["id"]  # type: ignore[index]
         events = result["bob"]["events"]
-        assert [(e["type"], e["data"]["id"], e["data"]["from"]) for e in events] == [
-            ("message.new", first_id, "agent")
+        assert [(e["type"], e["channel"], e["data"]["id"], e["data"]["from"]) for e in events] == [
+            ("message.new", "general", first_id, "agent")
         ]
         assert events[0]["data"]["mentions"] == ["bob"]
 
@@ -122,18 +122,20 @@ async def test_two_server_processes_exchange_messages(sandbox: Sandbox) -> None:
         assert [(r["body"], r["thread_id"]) for r in replies] == [("hi agent", first_id)]
         # and each sees the other online
         users = (await call_ok(agent, "user_list")).structured_content
-        assert {u["username"]: u["online"] for u in users["items"]}["bob"] is True  # type: ignore[index]
+        assert {u["username"]: u["online"] for u in users["users"]}["bob"] is True  # type: ignore[index]
 
 
 async def test_sandbox_flag_runs_standalone() -> None:
     async with stdio_client(server_env(), "--sandbox") as client:
         who = (await call_ok(client, "whoami")).structured_content
-        assert who is not None and who["items"][0]["username"] == "agent"
-        assert who["items"][0]["role"] == "admin"
+        assert who is not None and who["username"] == "agent"
+        assert who["role"] == "admin"
         unread = (await call_ok(client, "unread_messages")).structured_content
         assert unread is not None
-        assert [m["from"] for m in unread["messages"]] == ["alice"]
-        assert "@agent" in unread["messages"][0]["body"]
+        assert [(g["channel"], [m["from"] for m in g["messages"]]) for g in unread["channels"]] == [
+            ("general", ["alice"])
+        ]
+        assert "@agent" in unread["channels"][0]["messages"][0]["body"]
         sent = await call_ok(client, "send_message", {"channel": "general", "body": "hello sandbox"})
         assert sent.structured_content is not None and sent.structured_content["id"] >= 2
 
@@ -141,7 +143,7 @@ async def test_sandbox_flag_runs_standalone() -> None:
 async def test_sandbox_as_another_identity() -> None:
     async with stdio_client(server_env(), "--sandbox", "--sandbox-as", "bob", mode="auto") as client:
         who = (await call_ok(client, "whoami")).structured_content
-        assert who is not None and who["items"][0]["username"] == "bob"
+        assert who is not None and who["username"] == "bob"
         assert "create_channel" in await call_err(client, "channel_create", {"name": "x"})
 
 

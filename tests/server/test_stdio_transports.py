@@ -118,7 +118,7 @@ def test_both_transports_serve_over_a_real_pipe(transport: str, newline: str) ->
     assert answers[1]["result"]["serverInfo"]["name"] == "sharkfin"
     assert len(answers[2]["result"]["tools"]) == len(DEFAULT_TOOLS)
     assert answers[3]["result"]["isError"] is False, answers[3]
-    assert answers[3]["result"]["structuredContent"]["items"], answers[3]
+    assert answers[3]["result"]["structuredContent"]["permissions"], answers[3]
     assert code == 0, stderr[-2000:]
 
 

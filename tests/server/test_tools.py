@@ -3,9 +3,9 @@ checks the structured result and the compact text, and an error path that must c
 ``isError`` result (never a protocol error or a crash).
 
 One server per era is shared by the table (module scope keeps the suite fast); each case uses
-its own channel, group or key names so the cases do not see each other's state. The server also
-carries the admin-only tools (``get_settings``, ``set_setting``), which the default list leaves out,
-so that every tool has its case here.
+its own channel, group or key names so the cases do not see each other's state. The server runs
+with the admin profile on (``all,admin``) so that the settings tools, which the default list leaves
+out, have their cases here too; the role tools have theirs in ``test_admin_tools``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mcp import Client
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import build_server
-from sharkfin_mcp.server.tools import TOOLS, register_tools
+from sharkfin_mcp.server.tools import TOOLS
 
 from .conftest import MODES, agent_settings, call_err, call_ok, text_of, wait_ready
 
@@ -69,8 +69,7 @@ class Env:
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     """One sandbox and one agent server per era, shared by every case of that era."""
     async with Sandbox() as sb:
-        server = build_server(agent_settings(sb))
-        register_tools(server, lambda spec: spec.admin)  # the admin profile's tools on top
+        server = build_server(agent_settings(sb, tool_profile="all,admin"))
         async with (
             Client(server, mode=request.param) as client,
             await SharkfinClient.connect(sb.ws_url, api_key=sb.key("alice")) as alice,
@@ -208,7 +207,8 @@ async def case_dm_open(e: Env) -> None:
     sent = await e.call("send_message", {"channel": item["channel"], "body": "psst"})
     assert sent["id"] >= 1
     assert "nobody" in await e.err("dm_open", {"username": "nobody-" + e.name("u")})
-    assert_validation_error(await e.err("dm_open", {"username": ""}), "username")
+    # names carry no limits of ours (lean schema): the daemon's refusal is the clear error
+    assert "username is required" in await e.err("dm_open", {"username": ""})
 
 
 async def case_dm_list(e: Env) -> None:
@@ -244,7 +244,9 @@ async def case_channel_create(e: Env) -> None:
     assert created.name == name and created.public is False
     dup = await e.err("channel_create", {"name": name})
     assert "exist" in dup.lower() or "refused" in dup.lower(), dup
-    assert_validation_error(await e.err("channel_create", {"name": ""}), "name")
+    # the daemon accepts any name, even an empty one (PROTOCOL.md channel_create), so we refuse it
+    for empty in ("", "#"):  # "#" is "" once the channel prefix is dropped
+        assert_validation_error(await e.err("channel_create", {"name": empty}), "name")
 
 
 async def case_channel_join(e: Env) -> None:
@@ -344,7 +346,7 @@ async def case_mention_group_list(e: Env) -> None:
     groups = {g["slug"]: g for g in res.structured_content["groups"]}  # type: ignore[index]
     assert groups[slug]["created_by"] == "agent" and groups[slug]["members"] == []
     assert f"@{slug} (0 members)" in text_of(res).split("\n")
-    assert_validation_error(await e.err("mention_group_get", {"slug": ""}), "slug")
+    assert "not found" in await e.err("mention_group_get", {"slug": ""})  # checked by the daemon
 
 
 async def case_mention_group_add_member(e: Env) -> None:
@@ -474,9 +476,11 @@ CASES: dict[str, Callable[[Env], Awaitable[None]]] = {
 
 
 def test_every_tool_has_a_case() -> None:
-    from .test_tools_list import ADMIN_TOOLS, TOOL_NAMES
+    from .test_admin_tools import ADMIN as ROLE_TOOLS
+    from .test_tools_list import SETTINGS_TOOLS, TOOL_NAMES
 
-    assert set(CASES) == TOOL_NAMES | ADMIN_TOOLS == {spec.name for spec in TOOLS}
+    assert set(CASES) == TOOL_NAMES | SETTINGS_TOOLS
+    assert set(CASES) | ROLE_TOOLS == {spec.name for spec in TOOLS}
 
 
 @pytest.mark.parametrize("tool", sorted(CASES))

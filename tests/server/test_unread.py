@@ -43,7 +43,8 @@ class ScriptedDaemon:
 
 async def read(daemon: ScriptedDaemon, limit: int = 200) -> list[int]:
     found, _ = await collect_unread(cast(SharkfinClient, daemon), "agent", None, False, None, limit)
-    return [m["id"] for m in found]
+    assert all(channel == "general" and "channel" not in row for channel, row in found)
+    return [row["id"] for _, row in found]
 
 
 @pytest.mark.parametrize("arrive_after_request", [None, 1, 2, 3])
@@ -62,7 +63,8 @@ async def test_nothing_unread_is_skipped_whenever_a_message_arrives(arrive_after
 async def test_limit_returns_the_oldest_and_counts_the_rest() -> None:
     daemon = ScriptedDaemon(["alice"] * 30, cursor=10, arrivals={})
     found, remaining = await collect_unread(cast(SharkfinClient, daemon), "agent", None, False, None, 5)
-    assert [m["id"] for m in found] == [11, 12, 13, 14, 15] and remaining == 15
+    assert [(channel, row["id"]) for channel, row in found] == [("general", i) for i in range(11, 16)]
+    assert remaining == 15
 
 
 async def test_arrivals_on_every_request_still_skip_nothing() -> None:

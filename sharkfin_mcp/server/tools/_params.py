@@ -14,6 +14,7 @@ __all__ = [
     "Channel",
     "ChannelFilter",
     "EventType",
+    "NewChannel",
     "NewSlug",
     "Slug",
     "Timeout",
@@ -32,6 +33,8 @@ def _without(prefix: str) -> BeforeValidator:
 # and a limit would be bytes every catalog pays for nothing.
 Channel = Annotated[str, Field(description="Channel name"), _without("#")]
 ChannelFilter = Annotated[str | None, Field(description="Only this channel"), _without("#")]
+NewChannel = Annotated[str, Field(min_length=1, description="Channel name"), _without("#")]
+"""A new channel's name: the daemon would create one named "" (§4.5), so it is checked here."""
 Username = Annotated[str, Field(description="Username"), _without("@")]
 Slug = Annotated[str, Field(description="Group slug"), _without("@")]
 NewSlug = Annotated[

@@ -11,7 +11,7 @@ from pydantic import Field
 from ...client import DMOpened, ServerError, SharkfinClient
 from .._render import channel_line, clean, dm_line, lines
 from .._results import ChannelCreateResult, ChannelsResult, DMListResult, InviteResult, JoinResult, result
-from ._params import Channel, Username
+from ._params import Channel, NewChannel, Username
 from ._spec import APPEND, READ, WRITE, Ctx, ToolSpec, runtime
 
 __all__ = ["TOOLS"]
@@ -27,7 +27,7 @@ async def channel_list(ctx: Ctx) -> Annotated[CallToolResult, ChannelsResult]:
 
 
 async def channel_create(
-    name: Channel,
+    name: NewChannel,
     ctx: Ctx,
     public: Annotated[bool, Field(description="Anyone may join")] = True,
     members: Annotated[list[Username] | None, Field(description="Users to add")] = None,
