@@ -236,8 +236,28 @@ class Inbox:
                 recovering = channel in self._recovering
                 self._recovering.discard(channel)
                 await self._read(channel, recovering=recovering)
+            await self._unconfirmed(channel)
         finally:
             self._running.discard(channel)
+
+    def _pushes_after(self, channel: str, mark: int) -> list[MessageEvent]:
+        return sorted(
+            (e for e in self._pushed.values() if e.channel == channel and e.id > mark), key=lambda e: e.id
+        )
+
+    async def _unconfirmed(self, channel: str) -> None:
+        """Pushes that a read issued after they arrived still did not show. The daemon stores a
+        message before pushing it (§4.6), so this means a daemon whose history disagrees with
+        its pushes; the push is then the only record, and is kept rather than lost."""
+        mark = self.marks.get(channel, self.floor or 0)
+        left = self._pushes_after(channel, mark)
+        for event in left:
+            self.marks[channel] = event.id
+            self._pushed.pop(event.id, None)
+            await self._append(channel, message_row(event), caught_up=False)
+        if left:
+            log.debug("kept %d pushed message(s) that #%s's history did not show", len(left), channel)
+            await self._changed(channel)
 
     async def _read(self, channel: str, *, recovering: bool) -> None:
         assert self.floor is not None
@@ -272,9 +292,7 @@ class Inbox:
     async def _fallback(self, channel: str, exc: SharkfinError) -> None:
         """History is unreadable (no permission, no longer a member): keep what pushes brought."""
         mark = self.marks.get(channel, self.floor or 0)
-        pushes = sorted(
-            (e for e in self._pushed.values() if e.channel == channel and e.id > mark), key=lambda e: e.id
-        )
+        pushes = self._pushes_after(channel, mark)
         for event in pushes:
             self.marks[channel] = event.id
             self._pushed.pop(event.id, None)

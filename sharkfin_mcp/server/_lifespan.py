@@ -61,6 +61,7 @@ async def open_runtime(settings: Settings, bus: InMemorySubscriptionBus) -> Asyn
             if not runtime.refusal:
                 tasks.start_soon(runtime.pump_notices)
             tasks.start_soon(_learn_identity, runtime)
+            tasks.start_soon(_start_delivery, runtime)
             try:
                 yield runtime
             finally:
@@ -75,11 +76,25 @@ async def _learn_identity(runtime: Runtime) -> None:
                 await runtime.me()
         if runtime.identity is None:
             await anyio.sleep(1.0)
+
+
+IDENTITY_WAIT = 2.0
+"""Seconds delivery waits for the identity (to tell own messages apart) before starting anyway."""
+
+
+async def _start_delivery(runtime: Runtime) -> None:
+    """Start the inbox once connected. Delivery does not depend on the identity: if learning it
+    fails (its REST call, PROTOCOL.md §6), messages still arrive, only not marked as our own."""
+    with anyio.move_on_after(IDENTITY_WAIT):
+        while runtime.identity is None:  # noqa: ASYNC110 - set by another task, which has no event
+            await anyio.sleep(0.05)
     while runtime.inbox.floor is None:
+        if not await runtime.client.wait_connected(5.0):
+            continue
         try:
             await runtime.inbox.take_floor()
         except SharkfinError as exc:
-            log.debug("could not take the message floor yet: %s", exc)
+            log.debug("could not start delivery yet: %s", exc)
             await anyio.sleep(1.0)
 
 
