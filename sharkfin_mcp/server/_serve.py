@@ -46,6 +46,7 @@ async def serve(settings: Settings) -> None:
     mode cannot bind its address."""
     from . import build_server
 
+    _import_in_background("httpx")
     mcp = build_server(settings)
     if settings.transport == "http":
         listener = _listen(settings.host, settings.port)
@@ -64,6 +65,14 @@ async def serve(settings: Settings) -> None:
         with _stop_on_signals(tasks.cancel_scope.cancel, STDIO_GRACE):
             await serve_stdio(mcp, settings.stdio_transport)
         tasks.cancel_scope.cancel()
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` on a worker thread now, rather than on the event loop at its first use
+    (httpx, for the first REST call: ~0.1-0.5 s during which stdin EOF would go unnoticed)."""
+    import importlib
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True, name="warm-import").start()
 
 
 def shutdown_signals(platform: str | None = None) -> tuple[signal.Signals, ...]:

@@ -25,12 +25,13 @@ from mcp.types import CallToolResult
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import build_server
-from sharkfin_mcp.server.tools import DEFAULT_TOOLS
+from sharkfin_mcp.server.tools import TOOLS as ALL_SPECS
 
 from .conftest import ready, settings_for
 from .test_wire import Wire
 
-TOOLS = sorted(DEFAULT_TOOLS)
+TOOLS = sorted(spec.name for spec in ALL_SPECS)
+"""Every tool, the admin profile's included (the servers below run with all,admin)."""
 EXAMPLES_PER_TOOL = 40
 STDIO_EXAMPLES_PER_TOOL = 6
 FUZZED_CALLS = {"memory": 0, "stdio": 0}
@@ -91,7 +92,9 @@ async def _target() -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
         for name in ("agent", "alice"):
             async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(name)) as c:
                 await c.join_channel("general")
-        server = build_server(settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0))
+        server = build_server(
+            settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0, tool_profile="all,admin")
+        )
         async with Client(server, mode="legacy") as client:
             await ready(client)
             listed = (await client.list_tools()).tools
@@ -133,7 +136,7 @@ def test_fuzz_every_tool_in_memory(
 
 @pytest.fixture(scope="module")
 def stdio_target() -> Iterator[tuple[Wire, dict[str, list[str]], list[int]]]:
-    wire = Wire()
+    wire = Wire("--tools", "all,admin")
     try:
         wire.handshake()
         wire.send(wire.request(2, "tools/list"))

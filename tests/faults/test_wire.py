@@ -32,7 +32,7 @@ MODERN_META = {
 class Wire:
     """A ``sharkfin-mcp --sandbox`` process on raw pipes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/"),
@@ -40,7 +40,7 @@ class Wire:
             "PYTHONUNBUFFERED": "1",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox"],
+            [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

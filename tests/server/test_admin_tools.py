@@ -29,7 +29,9 @@ from .test_render import field as render_field
 
 pytestmark = pytest.mark.anyio
 
-ADMIN = {spec.name for spec in TOOLS if spec.admin and spec.fn.__module__.endswith(".admin")}
+ADMIN = {spec.name for spec in TOOLS if spec.admin}
+"""The admin profile: the six role tools, and get_settings / set_setting."""
+ROLE_TOOLS = {spec.name for spec in TOOLS if spec.admin and spec.fn.__module__.endswith(".admin")}
 ARGS: dict[str, dict[str, Any]] = {
     "list_roles": {},
     "set_role": {"username": "bob", "role": "bot"},
@@ -73,7 +75,7 @@ async def admin(connect_mcp: ConnectMCP, mode: str) -> AsyncIterator[Client]:
         ("all,admin", False, ADMIN, False),
         ("core,admin", False, ADMIN, True),
         ("+admin", False, ADMIN, False),
-        ("all,admin", True, {"list_roles"}, False),
+        ("all,admin", True, {"list_roles", "get_settings"}, False),
     ],
 )
 async def test_the_profile_is_off_by_default_and_adds_exactly_the_admin_tools(
@@ -126,7 +128,7 @@ def test_other_profiles_are_refused_in_one_line(given: str) -> None:
 
 
 async def test_annotations_say_what_each_tool_does(admin: Client) -> None:
-    listed = {t.name: t for t in (await admin.list_tools()).tools if t.name in ADMIN}
+    listed = {t.name: t for t in (await admin.list_tools()).tools if t.name in ROLE_TOOLS}
     hints = {
         name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
         for name, t in listed.items()
@@ -217,7 +219,7 @@ async def test_refusals_are_clear_and_change_nothing(
 # -- who may ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tool", sorted(ADMIN))
+@pytest.mark.parametrize("tool", sorted(ROLE_TOOLS))
 async def test_a_non_admin_is_refused_with_a_clear_message(
     connect_mcp: ConnectMCP, mode: str, sandbox: Sandbox, tool: str
 ) -> None:
@@ -260,7 +262,7 @@ async def test_whoami_tells_an_admin_whether_the_role_tools_are_on(
     for profile, on in (("all", False), ("core,admin", True)):
         async with connect_mcp(mode, tool_profile=profile) as client:
             who = await call_ok(client, "whoami")
-        assert who.structured_content["items"][0]["admin_tools"] is on  # type: ignore[index]
+        assert who.structured_content["admin_tools"] is on  # type: ignore[index]
         note = "role tools on" if on else "role tools off (SHARKFIN_TOOLS=all,admin"
         assert note in text_of(who)
     async with connect_mcp(mode, identity="alice", tool_profile="all,admin") as alice:
@@ -298,7 +300,7 @@ async def test_a_role_change_is_a_capabilities_event_for_the_affected_identity(
         polled = text_of(await call_ok(bob, "poll_events", {"after": 0, "types": ["capabilities"]}))
         assert f"#{event['seq']} capabilities {clean_json(event['data'])}" in polled.splitlines()
         who = await call_ok(bob, "whoami")  # the server asks again who it is
-        assert who.structured_content["items"][0]["role"] == "bot"  # type: ignore[index]
+        assert who.structured_content["role"] == "bot"  # type: ignore[index]
 
         await call_ok(admin, "grant_permission", {"role": "bot", "permission": "invite_channel"})
         granted = await _next_capabilities(bob, event["seq"])
@@ -388,7 +390,7 @@ PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("tool", sorted(ADMIN))
+@pytest.mark.parametrize("tool", sorted(ROLE_TOOLS))  # the settings tools: tests/faults/test_fuzz_tools.py
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_hostile_arguments_get_exactly_one_plain_answer(

@@ -23,18 +23,28 @@ from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ...client import Role
 from .._render import clean
 from .._results import Out, result
-from ._params import Username
 from ._spec import Ctx, ToolSpec, runtime
 
 __all__ = ["TOOLS", "role_line"]
 
-RoleName = Annotated[str, Field(min_length=1, description="Role name, e.g. user (see list_roles)")]
-Permission = Annotated[str, Field(min_length=1, description="Permission name, e.g. create_channel")]
+# The admin profile is off by default, so its schemas keep every check: its bytes are paid only by
+# the operators who turn it on, and these names change other identities' rights.
+Username = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description="Username, e.g. alice"),
+    BeforeValidator(lambda v: v[1:] if isinstance(v, str) and v.startswith("@") else v),
+]
+RoleName = Annotated[
+    str, Field(min_length=1, max_length=200, description="Role name, e.g. user (see list_roles)")
+]
+Permission = Annotated[
+    str, Field(min_length=1, max_length=100, description="Permission name, e.g. create_channel")
+]
 
 
 # -- results ---------------------------------------------------------------------------------------
