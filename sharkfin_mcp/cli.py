@@ -26,9 +26,9 @@ def _plain(text: str | None) -> str:
     return (text or "").replace("`", "")
 
 
-def _parser() -> argparse.ArgumentParser:
-    """Every flag, its help and its default come from the Settings declaration (server/_config)."""
-    from .server._config import choices_of, options, shown_default
+def _epilog() -> str:
+    """The environment variables (from the Settings declaration) and the sub-commands."""
+    from .server._config import options, shown_default
 
     environment = ["environment (flags override them):"]
     for _, field, option in options():
@@ -36,10 +36,23 @@ def _parser() -> argparse.ArgumentParser:
             default = shown_default(field, option).replace("`", "")
             shown = "" if default == "—" else f" (default {default})"
             environment.append(f"  {option.env:<31} {_plain(field.description)}{shown}")
+    return "\n".join(environment) + "\n\n" + COMMANDS
+
+
+def __getattr__(name: str) -> str:
+    if name == "ENV_HELP":  # built on demand: `sharkfin-mcp sandbox` need not import the settings
+        return _epilog()
+    raise AttributeError(name)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Every flag, its help and its default come from the Settings declaration (server/_config)."""
+    from .server._config import choices_of, options, shown_default
+
     parser = argparse.ArgumentParser(
         prog="sharkfin-mcp",
         description="MCP server for the Sharkfin messaging daemon (stdio by default).",
-        epilog="\n".join(environment) + "\n\n" + COMMANDS,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sharkfin-mcp {__version__}")

@@ -64,7 +64,10 @@ class Option:
 
 
 def _setting(default: Any, help: str, option: Option, **constraints: Any) -> Any:
-    return Field(default, description=help, json_schema_extra={"option": option.__dict__}, **constraints)
+    """A field whose metadata carries its Option (pydantic keeps, and ignores, unknown metadata)."""
+    info = Field(default, description=help, **constraints)
+    info.metadata.append(option)
+    return info
 
 
 class Settings(BaseSettings):
@@ -431,10 +434,7 @@ _PLAIN = {
 
 
 def option_of(field: FieldInfo) -> Option | None:
-    extra = field.json_schema_extra
-    if isinstance(extra, dict) and isinstance(extra.get("option"), dict):
-        return Option(**extra["option"])  # type: ignore[arg-type]
-    return None
+    return next((m for m in field.metadata if isinstance(m, Option)), None)
 
 
 def choices_of(field: FieldInfo) -> tuple[str, ...]:
