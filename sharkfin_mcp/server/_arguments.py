@@ -37,7 +37,6 @@ from ._render import clean
 
 __all__ = ["ArgumentSpec", "add_tool", "describe", "lean_schema"]
 
-_MISSING: Any = object()
 _SHOWN = 40
 """At most this many characters of a rejected value are quoted back."""
 
@@ -75,7 +74,8 @@ class ArgumentSpec:
         self.kinds = {name: prop.get("type") for name, prop in self.properties.items()}
 
     def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The keyword arguments for the tool function, or a ToolError in one plain sentence."""
+        """The keyword arguments for the tool function (``raw`` is the call's ``arguments``
+        object; unknown keys are ignored). Raises ToolError, one plain sentence, if one is bad."""
         given: dict[str, Any] = {}
         for name in self.names:
             value = raw.get(name)
@@ -103,10 +103,9 @@ class ArgumentSpec:
         shown = _quote(error.get("input"))
         allowed = describe(schema)
         if error["type"] in ("value_error", "assertion_error"):
-            reason = (
-                str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            )
-            return f"{name} is not valid ({_one_line(reason)}): it must be {allowed}, not {shown}."
+            reason = str(error.get("msg", "")).removeprefix("Value error, ")
+            reason = clean(" ".join(reason.removeprefix("Assertion failed, ").split()))
+            return f"{name} is not valid ({reason}): it must be {allowed}, not {shown}."
         return f"{name} must be {allowed}, not {shown}."
 
 
@@ -129,10 +128,6 @@ def _from_text(text: str, kind: str | None) -> Any:
     if kind == "array":
         return [text]
     return text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _quote(value: Any) -> str:

@@ -262,6 +262,9 @@ HOSTILE_PARAMS = [
     ("prompts/get", {"name": "summarize_channel", "arguments": {"channel": 5}}),
     ("prompts/get", {"name": "summarize_channel", "arguments": "x"}),
     ("prompts/get", {"name": None}),
+    ("prompts/get", {"name": "summarize_channel"}),  # a required argument missing
+    ("prompts/get", {"name": "summarize_channel", "arguments": {"channel": ""}}),
+    ("prompts/get", {"name": "no_such_prompt", "arguments": {}}),
     ("tools/call", {"name": "no_such_tool", "arguments": {}}),
     ("tools/call", {"name": "history", "arguments": "channel=general"}),
     ("tools/call", {"name": "history", "arguments": None}),

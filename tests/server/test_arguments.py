@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from mcp import Client
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import Tool
+from pydantic import AfterValidator, Field
 
 from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
+from sharkfin_mcp.server._arguments import ArgumentSpec
 
 from .conftest import ConnectMCP, call_ok, text_of
 
@@ -274,3 +277,21 @@ async def test_an_empty_name_is_refused_in_one_line(
 async def test_unknown_arguments_are_ignored(tools: tuple[Client, list[Tool]]) -> None:
     client, _ = tools
     await call_ok(client, "history", {"channel": "general", "limit": 1, "verbose": True, "arguments": "{}"})
+
+
+def _no_spaces(value: str) -> str:
+    if " " in value:
+        raise ValueError("no spaces\nallowed")
+    return value
+
+
+async def _named(name: Annotated[str, AfterValidator(_no_spaces), Field(description="A name")]) -> None:
+    """A tool whose parameter has its own validator."""
+
+
+def test_a_custom_validator_failure_is_one_sentence_too() -> None:
+    spec = ArgumentSpec(_named)
+    assert spec.validate({"name": "ok"}) == {"name": "ok"}
+    with pytest.raises(ToolError) as info:
+        spec.validate({"name": "a b"})
+    assert str(info.value) == "name is not valid (no spaces allowed): it must be a string, not 'a b'."
