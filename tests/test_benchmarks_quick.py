@@ -40,3 +40,17 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     delivery = results["sections"]["delivery"]
     assert delivery["rest_post_to_wake"]["n"] + delivery["missed"] == delivery["posts"]
     assert results["sections"]["memory"]["samples"]
+
+
+def test_push_benchmark_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.push", "--posts", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(proc.stdout)
+    assert results["missed"] == 0
+    assert results["ws_dm_to_push"]["n"] == results["rest_post_to_push"]["n"] == 2

@@ -12,7 +12,9 @@ tools still show every message it pushed.
 
 What is pushed: DMs (PROTOCOL.md §5.2) and messages that mention this identity, directly or
 through a mention group (history's ``mentions`` are expanded usernames), plus every message of
-the channels in ``SHARKFIN_CHANNEL_CHANNELS``. Never this identity's own messages.
+the channels in ``SHARKFIN_CHANNEL_CHANNELS``. Never this identity's own messages. A mention is
+what the daemon stores as one (§5.7), so REST posts, which store none, count only as DMs or from
+a configured channel: the same rule as ``mention_count`` and ``mentions_only``.
 
 Bursts: at most ``channel_burst`` notifications in any ``channel_burst_seconds``. Messages beyond
 that are held and sent as one summary (how many, where, and ``unread_messages`` to read them)

@@ -141,6 +141,33 @@ async def test_a_mention_in_a_thread_is_pushed_with_its_thread(
     }
 
 
+@pytest.mark.parametrize("watched", ["", "general"])
+async def test_a_rest_post_is_no_mention_but_is_pushed_from_a_configured_channel(
+    connect_mcp: ConnectMCP, sandbox: Sandbox, watched: str
+) -> None:
+    """Bots post over REST, which stores no mentions (PROTOCOL.md §5.7): like the daemon's own
+    mention_count and mentions_only, push does not count "@agent" in such a body as a mention.
+    Its channel can be configured instead; the inbox finds REST posts through the notification
+    feed (§4.6, §9), so they reach the buffer and the pusher like any other."""
+    from sharkfin_mcp.client import RESTClient
+
+    async with (
+        pushed_to(connect_mcp, channel_channels=watched) as (_, recorder),
+        as_user(sandbox, "flow-bot"),
+        as_user(sandbox, "alice") as alice,
+        RESTClient(sandbox.http_url, api_key=sandbox.key("flow-bot")) as bot,
+    ):
+        sent = await bot.send_message("general", "build 1042 failed @agent")
+        await alice.send_message("general", "@agent sentinel")
+        await recorder.until_pushed("@agent sentinel")
+    if not watched:
+        assert recorder.bodies() == ["@agent sentinel"]
+        return
+    assert recorder.bodies() == ["build 1042 failed @agent", "@agent sentinel"]
+    assert recorder.pushed[0].meta["from"] == "flow-bot"
+    assert recorder.pushed[0].meta["message_id"] == str(sent.id)
+
+
 async def test_a_mention_through_a_group_is_pushed(connect_mcp: ConnectMCP, sandbox: Sandbox) -> None:
     async with pushed_to(connect_mcp) as (client, recorder), as_user(sandbox, "alice") as alice:
         await call_ok(client, "mention_group_create", {"slug": "backend"})
