@@ -100,11 +100,29 @@ def _stop_on_signals(stop: Callable[[], None], grace: float) -> Iterator[None]:
 
     signals = shutdown_signals()
     previous = {signum: signal.signal(signum, on_signal) for signum in signals}
+    # A signal may land on a worker thread; Python runs the handler in the main thread only once
+    # that thread wakes, which an idle event loop does only at its next timeout (seen: ~100 ms).
+    # The wakeup fd makes the C-level handler wake the loop's selector at once.
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    wake_write.setblocking(False)
+    loop.add_reader(wake_read.fileno(), _drain, wake_read)
+    previous_fd = signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
     try:
         yield
     finally:
+        signal.set_wakeup_fd(previous_fd)
+        loop.remove_reader(wake_read.fileno())
+        wake_read.close()
+        wake_write.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _drain(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while sock.recv(64):
+            pass
 
 
 def _exit_later(seconds: float) -> None:
