@@ -47,7 +47,6 @@ log = logging.getLogger("sharkfin_mcp.server")
 T = TypeVar("T")
 
 
-
 @dataclass(frozen=True)
 class Identity:
     username: str

@@ -28,23 +28,10 @@ from sharkfin_mcp.client import (
 )
 from sharkfin_mcp.sandbox import Sandbox
 
+from .._protocol import USER_PERMISSIONS
 from .helpers import client_as, closed_port, next_event, no_event
 
 pytestmark = pytest.mark.anyio
-
-USER_PERMS = [
-    "channel_list",
-    "dm_list",
-    "dm_open",
-    "history",
-    "invite_channel",
-    "join_channel",
-    "mark_read",
-    "send_message",
-    "unread_counts",
-    "unread_messages",
-    "user_list",
-]
 
 
 @pytest.fixture(params=["sharkfin", "rest", "admin"])
@@ -69,7 +56,7 @@ async def test_each_method(sandbox: Sandbox, admin: Any) -> None:
     roles = await admin.list_roles()
     assert all(isinstance(r, Role) for r in roles)
     assert [r.name for r in roles] == ["admin", "agent", "bot", "user"]
-    assert roles[3] == Role(name="user", built_in=True, permissions=USER_PERMS)
+    assert roles[3] == Role(name="user", built_in=True, permissions=USER_PERMISSIONS)
 
     assert await admin.create_role("reviewer") is None
     assert Role(name="reviewer", built_in=False, permissions=[]) in await admin.list_roles()
@@ -159,7 +146,7 @@ async def test_role_change_reaches_the_affected_identity_as_a_capabilities_event
         for user in (bob, alice):  # both hold ``user``
             event = await next_event(user)
             assert isinstance(event, CapabilitiesEvent)
-            assert event.permissions == sorted([*USER_PERMS, "create_channel"])
+            assert event.permissions == sorted([*USER_PERMISSIONS, "create_channel"])
         await no_event(agent)  # admin's role did not change
         await agent.create_role("reader")
         await agent.grant_permission("reader", "history")

@@ -31,23 +31,10 @@ from sharkfin_mcp.client import (
 )
 from sharkfin_mcp.sandbox import Identity
 
+from .._protocol import USER_PERMISSIONS
 from .helpers import client_as, closed_port, next_event
 
 pytestmark = pytest.mark.anyio
-
-USER_PERMISSIONS = [
-    "channel_list",
-    "dm_list",
-    "dm_open",
-    "history",
-    "invite_channel",
-    "join_channel",
-    "mark_read",
-    "send_message",
-    "unread_counts",
-    "unread_messages",
-    "user_list",
-]
 
 
 # -- connection and auth -----------------------------------------------------------------------

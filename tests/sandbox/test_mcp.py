@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from sharkfin_mcp.sandbox import Identity, Sandbox
 
+from .._protocol import USER_PERMISSIONS
 from ._mcp_wire import JSON, Mcp
 from ._wire import TS, auth, fixed_clock, ws
 
@@ -31,19 +32,6 @@ UNIQUE_MEMBER = (
     "channel_members.channel_id, channel_members.identity_id (1555)"
 )
 FK = "constraint failed: FOREIGN KEY constraint failed (787)"
-USER_PERMS = [
-    "channel_list",
-    "dm_list",
-    "dm_open",
-    "history",
-    "invite_channel",
-    "join_channel",
-    "mark_read",
-    "send_message",
-    "unread_counts",
-    "unread_messages",
-    "user_list",
-]
 # Tool → permission, from the daemon's toolPermissions map; every other tool needs none.
 PERMISSIONS = {
     "user_list": "user_list",
@@ -335,7 +323,7 @@ CASES: list[tuple[str, str, dict[str, Any], str, Expected]] = [
     ("agent", "dm_open", {"username": "agent"}, "error", "cannot open DM with yourself"),
     ("agent", "dm_open", {"username": "ghost"}, "error", "user not found: ghost"),
     ("agent", "dm_open", {}, "error", "user not found: "),
-    ("alice", "capabilities", {}, "ok", USER_PERMS),
+    ("alice", "capabilities", {}, "ok", USER_PERMISSIONS),
     ("flow-bot", "capabilities", {}, "ok", None),
     ("bob", "set_state", {"state": "active"}, "ok", "state set to active"),
     ("bob", "set_state", {"state": "busy"}, "error", "state must be 'active' or 'idle'"),
@@ -400,17 +388,19 @@ CASES: list[tuple[str, str, dict[str, Any], str, Expected]] = [
             {
                 "name": "admin",
                 "built_in": True,
-                "permissions": sorted([*USER_PERMS, "create_channel", "manage_roles"]),
+                "permissions": sorted([*USER_PERMISSIONS, "create_channel", "manage_roles"]),
             },
-            {"name": "agent", "built_in": True, "permissions": USER_PERMS},
+            {"name": "agent", "built_in": True, "permissions": USER_PERMISSIONS},
             {"name": "auditor", "built_in": False, "permissions": None},
             {
                 "name": "bot",
                 "built_in": True,
-                "permissions": sorted([*(p for p in USER_PERMS if p != "invite_channel"), "create_channel"]),
+                "permissions": sorted(
+                    [*(p for p in USER_PERMISSIONS if p != "invite_channel"), "create_channel"]
+                ),
             },
             {"name": "helper", "built_in": False, "permissions": ["history"]},
-            {"name": "user", "built_in": True, "permissions": USER_PERMS},
+            {"name": "user", "built_in": True, "permissions": USER_PERMISSIONS},
         ],
     ),
     # mention groups
