@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import from_json
+
 from ._errors import server_error_from_reply
 
 __all__ = ["Frame", "RefCounter", "decode_frame", "encode_request", "reply_payload"]
@@ -50,9 +52,14 @@ class Frame:
 def decode_frame(raw: str | bytes) -> Frame | None:
     """Parse one incoming frame; ``None`` for anything that is not an envelope (never raises)."""
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: very deeply nested JSON
-        return None
+        value = from_json(raw)  # about twice as fast as json.loads on a history page
+    except ValueError:
+        # from_json refuses what json.loads takes (lone surrogates in escapes, nesting deeper
+        # than its limit); those frames still decode the standard library's way.
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: very deeply nested JSON
+            return None
     if not isinstance(value, dict):
         return None
     frame_type = value.get("type")

@@ -23,6 +23,7 @@ __all__ = [
     "dm_line",
     "group_detail",
     "group_line",
+    "is_clean",
     "lines",
     "setting_line",
     "unread_count_line",
@@ -56,6 +57,11 @@ def clean(value: object) -> str:
     character and bidi override escaped as ``\\n``, ``\\x85``, ``\\u2028`` ... (backslash doubled)."""
     text = value if isinstance(value, str) else str(value)
     return text if _UNSAFE.search(text) is None else _UNSAFE.sub(_escape, text)
+
+
+def is_clean(text: str) -> bool:
+    """Whether :func:`clean` would leave ``text`` as it is."""
+    return _UNSAFE.search(text) is None
 
 
 def clean_json(value: Any) -> str:

@@ -6,6 +6,8 @@ SDK's default pretty-printed JSON; the full data is in ``structuredContent``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..client import DM, Channel, MentionGroup, Message, MessageEvent, UnreadCount, User, Webhook
 from ._buffer import BufferedEvent
-from ._render import clean, clean_json
+from ._render import clean, clean_json, is_clean
 
 __all__ = [
     "MESSAGE_ITEM_SCHEMA",
@@ -64,7 +66,7 @@ by the client's models."""
 def message_row(message: Message | MessageEvent) -> MessageRow:
     row: MessageRow = {"id": message.id or 0, "from": message.sender, "body": message.body}
     if message.sent_at:
-        row["sent_at"] = message.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        row["sent_at"] = utc_text(message.sent_at)
     if message.thread_id:
         row["thread_id"] = message.thread_id
     if message.mentions:
@@ -74,13 +76,30 @@ def message_row(message: Message | MessageEvent) -> MessageRow:
     return row
 
 
+def utc_text(moment: datetime) -> str:
+    """``2026-11-30T11:36:24Z``: RFC 3339 in UTC, to the second (faster than ``strftime``, which
+    asks pydantic's time zone object for its offset and name on every call)."""
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:19] + "Z"
+
+
 def message_line(row: MessageRow, channel: str) -> str:
-    """``[id] time #channel sender ↳thread: body`` on one line, every field escaped (``_render``)."""
-    thread = f" ↳{clean(row['thread_id'])}" if row.get("thread_id") else ""
+    """``[id] time #channel sender ↳thread: body`` on one line, every field escaped (``_render``).
+
+    The line is built once unescaped and searched once: separators are all safe characters, so
+    when the whole line has nothing to escape, no field has, and escaping each would change
+    nothing. Only a line that needs it is rebuilt with every field escaped."""
+    plain = _message_line(row, channel, str)
+    return plain if is_clean(plain) else _message_line(row, channel, clean)
+
+
+def _message_line(row: MessageRow, channel: str, text: Callable[[object], str]) -> str:
+    thread = f" ↳{text(row['thread_id'])}" if row.get("thread_id") else ""
     meta = f" meta={clean_json(row['metadata'])}" if row.get("metadata") else ""
-    sent_at = clean(row.get("sent_at") or "-")
-    head = f"[{clean(row.get('id'))}] {sent_at} #{clean(channel)} {clean(row.get('from'))}"
-    return f"{head}{thread}: {clean(row.get('body', ''))}{meta}"
+    sent_at = text(row.get("sent_at") or "-")
+    head = f"[{text(row.get('id'))}] {sent_at} #{text(channel)} {text(row.get('from'))}"
+    return f"{head}{thread}: {text(row.get('body', ''))}{meta}"
 
 
 MESSAGE_ITEM_SCHEMA: dict[str, Any] = {

@@ -14,6 +14,7 @@ from sharkfin_mcp.client import (
     Channel,
     DMOpened,
     InvalidMetadata,
+    MalformedReply,
     MentionGroup,
     Message,
     MessageEvent,
@@ -24,7 +25,7 @@ from sharkfin_mcp.client import (
     Webhook,
 )
 from sharkfin_mcp.client._events import parse_event
-from sharkfin_mcp.client._models import metadata_as_object, metadata_as_text
+from sharkfin_mcp.client._models import decoded, items_of, metadata_as_object, metadata_as_text
 from sharkfin_mcp.client._protocol import Frame, decode_frame
 
 
@@ -207,3 +208,26 @@ def test_message_event_accepts_null_lists_and_extra_fields(
 @given(st.sampled_from(["message.new", "presence", "capabilities", "typing", ""]), json_values)
 def test_parse_event_never_raises(event_type: str, data: Any) -> None:
     parse_event(event_type, data)
+
+
+@settings(max_examples=80)
+@given(
+    items=st.none() | st.lists(json_values, max_size=4) | json_values,
+    channel=st.none() | st.text(max_size=5),
+)
+def test_items_of_matches_validating_each_item(items: Any, channel: str | None) -> None:
+    """The one-call list validation accepts and refuses exactly what validating item by item did."""
+    extra = {"channel": channel} if channel is not None else {}
+
+    def one_by_one() -> list[Message]:
+        return [Message.model_validate({**i, **extra} if extra else i) for i in items or []]
+
+    try:
+        expected: list[Message] | None = decoded("history", one_by_one)
+    except MalformedReply:
+        expected = None
+    try:
+        got: list[Message] | None = decoded("history", lambda: items_of(Message, items, **extra))
+    except MalformedReply:
+        got = None
+    assert got == expected

@@ -358,3 +358,21 @@ async def test_event_stream_wakes_a_waiting_consumer() -> None:
 def test_event_stream_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match=r"at least 1"):
         EventStream(0)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"x","d":{"s":"\\ud800 lone surrogate"}}',
+        '{"type":"x","d":{"n":NaN,"i":Infinity,"big":123456789012345678901234567890,"f":1e400}}',
+        '{"type":"x","d":{"k":1,"k":2}}',
+        '{"type":"x","d":{"s":"caf\\u00e9 \\u2028 \\"q\\""}}',
+        b'{"type":"x","ref":"r1","ok":true,"d":{"messages":[{"id":1,"from":"a"}]}}',
+    ],
+)
+def test_decode_frame_reads_what_json_loads_reads(raw: str | bytes) -> None:
+    """The fast decoder and its standard-library fallback agree with ``json.loads`` on the odd
+    corners of JSON (NaN compares unequal to itself, so those are compared as text)."""
+    frame = decode_frame(raw)
+    assert frame is not None
+    assert repr(frame.data) == repr(json.loads(raw)["d"])

@@ -5,7 +5,7 @@ can always be encoded for the wire."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given, settings
@@ -26,7 +26,14 @@ from sharkfin_mcp.server._render import (
     user_line,
     webhook_line,
 )
-from sharkfin_mcp.server._results import EventOut, message_line, message_row, render_messages
+from sharkfin_mcp.server._results import (
+    EventOut,
+    _message_line,
+    message_line,
+    message_row,
+    render_messages,
+    utc_text,
+)
 
 DANGEROUS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\u202e\u2066\u200f\ufeff\x00\x1b\x7f\x9b\t\\\ud800\udfff"
 """Every kind of line terminator, controls, bidi overrides, the BOM, a backslash, lone surrogates."""
@@ -155,3 +162,24 @@ def test_escapes_are_readable() -> None:
     assert clean("a\nb\r\u2028c\x85\u202ed\\") == "a\\nb\\r\\u2028c\\x85\\u202ed\\\\"
     assert clean_json({"k": "x\u2029y\n"}) == '{"k":"x\\u2029y\\n"}'
     assert clean("\ud800") == "\\ud800"
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=messages, channel=field)
+def test_message_line_matches_escaping_every_field(message: Message, channel: str) -> None:
+    """The one-search fast path renders exactly what escaping each field one by one renders."""
+    row = message_row(message)
+    assert message_line(row, channel) == _message_line(row, channel, clean)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1000, 1, 2),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), None]),
+    )
+)
+def test_utc_text_is_rfc3339_utc_to_the_second(moment: datetime) -> None:
+    """What ``strftime`` gave before, for any offset and with or without microseconds."""
+    in_utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    assert utc_text(moment) == in_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
