@@ -54,7 +54,7 @@ from pydantic import BaseModel
 
 from ..client import SharkfinError
 from ._buffer import BufferedEvent
-from ._compat import lowlevel_server
+from ._compat import lowlevel_server, session_connection
 from ._config import Settings
 from ._sessions import ConnectionTable
 
@@ -401,8 +401,9 @@ def message_params(event: BufferedEvent) -> ChannelParams:
 
 
 def install(mcp: MCPServer[Any], push: ChannelPush, settings: Settings) -> None:
-    """Wire push into the SDK. **Every private SDK use of this feature is here** (mcp 2.3 has no
-    public API for any of it; tests/server/test_push.py covers each one):
+    """Wire push into the SDK. mcp 2.3 has no public API for any of this, so it wraps public
+    methods of the instance; the private attributes it reaches (the low-level server, a session's
+    connection) go through ``_compat`` like every other. tests/server/test_push.py covers each:
 
     * ``experimental`` capabilities: ``MCPServer`` passes none, so the low-level server's
       ``get_capabilities`` is wrapped on the instance. Both ``initialize`` (stdio, HTTP, in
@@ -433,7 +434,7 @@ def install(mcp: MCPServer[Any], push: ChannelPush, settings: Settings) -> None:
 
         async def discovered(ctx: ServerRequestContext[Any], params: Any) -> Any:
             result = await original(ctx, params)
-            connection = getattr(ctx.session, "_connection", None)
+            connection = session_connection(ctx.session)
             if connection is not None and connection.has_standalone_channel:
                 push.opened(ctx.session)
                 return result

@@ -3,7 +3,9 @@ that moves or reshapes one of them."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +72,43 @@ async def test_session_connection_is_stable_per_handshake_era_client(mode: str) 
         assert hasattr(seen[0], "protocol_version") and hasattr(seen[0], "session_id")
     else:
         assert all(c is None or c.protocol_version == "2026-07-28" for c in seen)
+
+
+PUBLIC_DESPITE_THE_UNDERSCORE = {"os._exit"}
+"""Documented standard-library functions whose names start with an underscore."""
+
+
+def _private_reaches(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            found.append(ast.unparse(node))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and str(node.args[1].value).startswith("_")
+        ):
+            found.append(ast.unparse(node))
+    return [f for f in found if f not in PUBLIC_DESPITE_THE_UNDERSCORE]
+
+
+def test_only_compat_reaches_into_another_objects_private_attributes() -> None:
+    """``obj._name`` or ``getattr(obj, "_name")`` on anything but ``self``/``cls`` belongs in
+    ``_compat``, where it is dated and tested; anywhere else it breaks silently on an upgrade."""
+    package = Path(_compat.__file__).resolve().parents[1]
+    offenders = {
+        str(path.relative_to(package)): reaches
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py" and (reaches := _private_reaches(ast.parse(path.read_text())))
+    }
+    assert offenders == {}
+
+
+def test_the_private_reach_finder_finds_both_forms() -> None:
+    tree = ast.parse("a = mcp._lowlevel_server\nb = getattr(s, '_connection', None)\nself._ok\nos._exit(0)")
+    assert _private_reaches(tree) == ["mcp._lowlevel_server", "getattr(s, '_connection', None)"]
