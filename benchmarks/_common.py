@@ -146,8 +146,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def child_server_pid() -> int:
-    """The pid of the sharkfin-mcp process our stdio client spawned (a child of this process)."""
+def child_server_pid(exclude: frozenset[int] = frozenset()) -> int:
+    """The pid of the sharkfin-mcp process our stdio client spawned (a child of this process),
+    other than those in ``exclude``."""
     me = os.getpid()
     found: list[int] = []
     for entry in os.listdir("/proc"):
@@ -159,6 +160,8 @@ def child_server_pid() -> int:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if int(entry) in exclude:
+            continue
         if ppid == me and ("sharkfin-mcp" in cmdline or "sharkfin_mcp.cli" in cmdline):
             found.append(int(entry))
     if len(found) != 1:

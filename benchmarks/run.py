@@ -32,6 +32,7 @@ import anyio
 from benchmarks import concurrency, delivery, ingestion, latency, memory, startup, tokens
 from benchmarks._common import ROOT
 
+LATENCY_PATHS = ("raw_ws", "sharkfin_client", "mcp_stdio", "mcp_sdk_client", "floor_sdk", "floor_bare")
 SECTIONS = ("latency", "concurrency", "ingestion", "delivery", "tokens", "startup", "memory")
 FULL = {
     "latency": {"calls": 500, "warmup": 30},
@@ -94,23 +95,36 @@ def render(results: dict[str, Any]) -> str:
     )
     if "latency" in s:
         r = s["latency"]
+        cpu = r["cpu_ms_per_history_call"]
         add("")
         add(f"1. Tool-call latency, stdio vs raw WebSocket ({r['calls_per_path']} calls per path, ms)")
-        add(f"   {'op':<13} {'path':<17} {'median':>8} {'p90':>8} {'p99':>8}")
+        head = f"{'median':>8} {'p90':>8} {'p99':>8} {'- raw':>8} {'srv CPU/call':>13}"
+        add(f"   {'op':<13} {'path':<17} {head}")
         for op in ("history", "send_message"):
-            for path in ("raw_ws", "sharkfin_client", "mcp_stdio"):
+            for path in LATENCY_PATHS:
+                if path not in r[op]:
+                    continue
                 m = r[op][path]
-                add(f"   {op:<13} {path:<17} {m['median_ms']:8.3f} {m['p90_ms']:8.3f} {m['p99_ms']:8.3f}")
+                over = f"{m['over_raw_ms']:+8.3f}" if "over_raw_ms" in m else " " * 8
+                used = f"{cpu[path]:10.3f} ms" if op == "history" and path in cpu else ""
+                add(
+                    f"   {op:<13} {path:<17} {m['median_ms']:8.3f} {m['p90_ms']:8.3f} {m['p99_ms']:8.3f} "
+                    f"{over} {used}"
+                )
             o = r[op]["overhead_vs_raw"]
             add(
-                f"   {op:<13} {'MCP - raw':<17} {o['median_ms']:+8.3f} (x{o['median_ratio']:.2f}), "
+                f"   {op:<13} {'mcp_stdio - raw':<17} {o['median_ms']:+8.3f} (x{o['median_ratio']:.2f}), "
                 f"p99 {o['p99_ms']:+.3f}   target <= +{latency.OVERHEAD_TARGET_MS} ms median: "
                 f"{_yes(r[op]['target_met'])}"
             )
-        cpu = r["server_cpu_ms_per_history_call"]
+        ours = r["server_cpu_ms_per_history_call"]
         add(
-            f"   server CPU per history({r['history_limit']}) call: {cpu:.3f} ms   target <= "
-            f"{latency.CPU_TARGET_MS} ms: {_yes(cpu <= latency.CPU_TARGET_MS)}"
+            f"   server CPU per history({r['history_limit']}) call: {ours:.3f} ms   target <= "
+            f"{latency.CPU_TARGET_MS} ms: {_yes(ours <= latency.CPU_TARGET_MS)}"
+        )
+        add(
+            f"   floors on this machine: the SDK's dispatch of a no-op tool {cpu['floor_sdk']:.3f} ms, "
+            f"a bare Python server doing the call's work {cpu['floor_bare']:.3f} ms"
         )
     if "concurrency" in s:
         r = s["concurrency"]

@@ -32,7 +32,10 @@ def test_quick_benchmarks_run_and_write_json(tmp_path: Path) -> None:
     assert "errors" not in results
     for name in SECTIONS:
         assert isinstance(results["sections"].get(name), dict), name
-    assert {"raw_ws", "sharkfin_client", "mcp_stdio"} <= set(results["sections"]["latency"]["history"])
+    latency = results["sections"]["latency"]
+    paths = {"raw_ws", "sharkfin_client", "mcp_stdio", "mcp_sdk_client", "floor_sdk", "floor_bare"}
+    assert paths <= set(latency["history"])
+    assert set(latency["cpu_ms_per_history_call"]) == paths - {"raw_ws", "sharkfin_client"}
     assert [row["n"] for row in results["sections"]["concurrency"]["rows"]] == [1, 8, 32, 64]
     assert "through_sandbox" in results["sections"]["ingestion"]
     assert "in_process" in results["sections"]["ingestion"]
