@@ -155,7 +155,7 @@ async def drain(session: ClientSession, after: int, expect: int, idle_s: float =
         for event in out["events"]:
             if event["type"] == "events.dropped":
                 dropped_reports += int(event["data"].get("count", 0))
-            elif event["data"].get("channel") == CHANNEL:
+            elif event.get("channel") == CHANNEL:
                 ids.add(int(event["data"]["id"]))
                 received.append(event["received_at"])
     return {
