@@ -158,7 +158,7 @@ async def run(calls: int, warmup: int, rounds: int = 5) -> dict[str, Any]:
     for op, paths in samples.items():
         stats = {path: summary_ms(values) for path, values in paths.items()}
         raw_ = stats["raw_ws"]
-        for path in ("mcp_stdio", "mcp_sdk_client", "floor_sdk", "floor_bare"):
+        for path in ("mcp_stdio", "mcp_sdk_client", "floor_bare"):  # floor_sdk never calls the daemon
             if path in stats:
                 stats[path]["over_raw_ms"] = stats[path]["median_ms"] - raw_["median_ms"]
         mcp = stats["mcp_stdio"]
