@@ -56,7 +56,7 @@ def clean(value: object) -> str:
     """``value`` as text safe to put in one line: every line terminator, other control
     character and bidi override escaped as ``\\n``, ``\\x85``, ``\\u2028`` ... (backslash doubled)."""
     text = value if isinstance(value, str) else str(value)
-    return text if _UNSAFE.search(text) is None else _UNSAFE.sub(_escape, text)
+    return text if is_clean(text) else _UNSAFE.sub(_escape, text)
 
 
 def is_clean(text: str) -> bool:
