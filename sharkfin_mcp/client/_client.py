@@ -229,7 +229,6 @@ class SharkfinClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
-            body = redact(body)
             if status == 401:
                 raise AuthenticationError(
                     f"Sharkfin at {self.url} rejected the API key (HTTP 401: {body or 'unauthorized'}); "
@@ -244,10 +243,10 @@ class SharkfinClient:
                 ) from None
             raise server_error_from_http(status, body) from None
         except InvalidURI as exc:
-            raise ConnectError(redact(f"not a WebSocket address: {exc}")) from None
+            raise ConnectError(f"not a WebSocket address: {exc}") from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             detail = str(exc) or type(exc).__name__
-            raise ConnectError(redact(f"cannot reach Sharkfin at {self.url}: {detail}")) from None
+            raise ConnectError(f"cannot reach Sharkfin at {self.url}: {detail}") from None
 
     def _attach(self, ws: ClientConnection) -> None:
         self._ws = ws

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 
+from ._auth import redact
+
 __all__ = [
     "AuthenticationError",
     "BadRequest",
@@ -47,7 +49,14 @@ __all__ = [
 
 
 class SharkfinError(Exception):
-    """Base class of every error raised by sharkfin_mcp.client."""
+    """Base class of every error raised by sharkfin_mcp.client.
+
+    Its text is redacted as it is made (:func:`~sharkfin_mcp.client.redact`): a daemon's reply
+    body, a proxy's error page or a transport exception may quote the request's
+    ``Authorization`` header, and no raise site has to remember that."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ServerError(SharkfinError):
@@ -55,7 +64,7 @@ class ServerError(SharkfinError):
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.message: str = self.args[0]
         self.status = status
 
     def __str__(self) -> str:

@@ -29,7 +29,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ._auth import auth_headers
+from ._auth import auth_headers, forget_secret, remember_secret
 from ._errors import (
     BadRequest,
     ConnectError,
@@ -98,6 +98,8 @@ class McpRpc:
     ) -> None:
         self.base_url = rest_base_url(base_url)
         self.url = self.base_url + "/mcp"
+        self._secret = api_key
+        remember_secret(api_key)  # so that redaction finds the whole key, whatever it holds
         self._options: dict[str, Any] = {
             "headers": {**auth_headers(api_key), "Accept": "application/json, text/event-stream"},
             "timeout": timeout,
@@ -129,6 +131,8 @@ class McpRpc:
 
     async def aclose(self) -> None:
         """End the session (best effort ``DELETE``, like a well-behaved MCP client) and close."""
+        forget_secret(self._secret)
+        self._secret = None
         if self._client is None:
             return
         if self._session is not None:

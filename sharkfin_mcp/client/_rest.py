@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._admin import AdminClient, Role
-from ._auth import auth_headers, forget_secret, redact, remember_secret
+from ._auth import auth_headers, forget_secret, remember_secret
 from ._errors import ConnectError, RequestTimeout, server_error_from_http
 from ._models import (
     Channel,
@@ -102,11 +102,11 @@ class RESTClient:
         except httpx.TimeoutException:
             raise RequestTimeout(f"{method} {path}: no response from {self.base_url} in time") from None
         except httpx.TransportError as exc:
-            # httpx's texts can quote the request (and so its Authorization header): redact here,
-            # where its exceptions become ours.
-            raise ConnectError(redact(f"cannot reach Sharkfin at {self.base_url}: {exc}")) from None
+            # httpx's texts can quote the request (and so its Authorization header); our errors
+            # redact every text they are given.
+            raise ConnectError(f"cannot reach Sharkfin at {self.base_url}: {exc}") from None
         if response.status_code >= 400:
-            raise server_error_from_http(response.status_code, redact(response.text))
+            raise server_error_from_http(response.status_code, response.text)
         if response.status_code == 204 or not response.content.strip():
             return None
         return response.json()

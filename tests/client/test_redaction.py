@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharkfin_mcp.client import (
+    AdminClient,
     ConnectError,
     PresenceKeeper,
     RESTClient,
@@ -133,3 +134,44 @@ def test_redact_removes_any_live_key_from_any_text(key: str, before: str, after:
     finally:
         forget_secret(key)
     assert key not in scrubbed
+
+
+async def test_the_admin_client_over_mcp_redacts_too(echo_server: int) -> None:
+    """The role tools' JSON-RPC path (``/mcp``) maps HTTP errors like REST does, redacted."""
+    key = ODD_KEYS[3]
+    admin = AdminClient(f"http://127.0.0.1:{echo_server}", api_key=key)
+    try:
+        with pytest.raises(ServerError) as refused:
+            await admin.list_roles()
+    finally:
+        await admin.aclose()
+    errors = (refused.value, refused.value.__context__)  # 403 is re-raised with a plainer text
+    text = " ".join(f"{e} {e!r} {e.args}" for e in errors if e is not None)
+    assert not _fragments(key, text) and "ApiKey-v1 ***" in text
+
+
+def _fragments(key: str, text: str, width: int = 8) -> list[str]:
+    """Pieces of ``key`` that survived in ``text`` (a key cut short at a ``;`` still leaks)."""
+    return [key[i : i + width] for i in range(len(key) - width + 1) if key[i : i + width] in text]
+
+
+def _error_classes(cls: type[SharkfinError] = SharkfinError) -> list[type[SharkfinError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _error_classes(sub)
+    return found
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_every_error_class_redacts_the_text_it_is_given(cls: type[SharkfinError], key: str) -> None:
+    """Redaction is the errors' own job, not each raise site's: a new error or a new raise site
+    cannot forget it."""
+    remember_secret(key)
+    try:
+        error = cls(f"upstream said: {key}; Authorization: Bearer tok-{key}")
+    finally:
+        forget_secret(key)
+    text = f"{error} {error!r} {error.args} {getattr(error, 'message', '')}"
+    assert not _fragments(key, text)
+    assert "Bearer ***" in text
