@@ -51,7 +51,7 @@ def pinned_source(version: str = __version__) -> InstallSource:
     )
 
 
-def git_source(version: str = __version__, commit: str | None = None, why: str = "") -> InstallSource:
+def git_source(commit: str | None = None, why: str = "") -> InstallSource:
     ref = f"@{commit}" if commit else ""
     where = f"commit {commit[:12]}" if commit else "the default branch"
     note = f"{why}: running the source from GitHub ({where}) with uvx" if why else f"from GitHub ({where})"
@@ -112,13 +112,13 @@ def install_source(env: Mapping[str, str] | None = None, version: str = __versio
             published = published_on_index(version, env)
             if published == "yes":
                 return pinned_source(version)
-            return git_source(version, vcs["commit_id"], f"{PACKAGE} {version} is not on PyPI")
+            return git_source(vcs["commit_id"], f"{PACKAGE} {version} is not on PyPI")
     published = published_on_index(version, env)
     if published == "yes":
         return pinned_source(version)
     if published == "no":
-        return git_source(version, why=f"{PACKAGE} {version} is not published on PyPI yet")
-    return git_source(version, why=f"could not reach PyPI to check whether {PACKAGE} {version} is published")
+        return git_source(why=f"{PACKAGE} {version} is not published on PyPI yet")
+    return git_source(why=f"could not reach PyPI to check whether {PACKAGE} {version} is published")
 
 
 def _installed() -> bool:

@@ -39,12 +39,6 @@ def _epilog() -> str:
     return "\n".join(environment) + "\n\n" + COMMANDS
 
 
-def __getattr__(name: str) -> str:
-    if name == "ENV_HELP":  # built on demand: `sharkfin-mcp sandbox` need not import the settings
-        return _epilog()
-    raise AttributeError(name)
-
-
 def _parser() -> argparse.ArgumentParser:
     """Every flag, its help and its default come from the Settings declaration (server/_config)."""
     from .server._config import choices_of, options, shown_default

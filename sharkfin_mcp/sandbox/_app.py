@@ -74,12 +74,12 @@ class App:
         hub: Hub,
         keys: Mapping[str, Identity],
         track: Callable[[Conn], None],
-        mcp: McpEndpoint | None = None,
+        mcp: McpEndpoint,
     ) -> None:
         self.hub = hub
         self.keys = keys
         self.track = track
-        self.mcp = mcp if mcp is not None else McpEndpoint(hub)
+        self.mcp = mcp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from ..client import SharkfinClient
 from ._config import Settings
 from ._errors import Refusal
 from ._safety import ChannelPolicy, IdempotencyCache, RateLimiter
 
 __all__ = ["IDEMPOTENCY_SCAN", "SendPolicy"]
-
-T = TypeVar("T")
-Call = Callable[[Callable[[SharkfinClient], Awaitable[T]]], Awaitable[T]]
 
 IDEMPOTENCY_SCAN = 100
 """How many of a channel's newest messages are searched for an idempotency key this process has

@@ -11,7 +11,7 @@ an explicit cursor.
 from __future__ import annotations
 
 import collections
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from mcp.server import MCPServer, ServerRequestContext
@@ -34,7 +34,7 @@ def connection_key(session: Any) -> object:
     return session_id or id(connection)
 
 
-def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], Awaitable[None] | None]) -> None:
+def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], None]) -> None:
     """Call ``callback(lifespan_context, session)`` when a handshake-era client sends
     ``notifications/initialized``: the moment its session begins (modern-era requests have none).
 
@@ -43,9 +43,7 @@ def on_handshake(mcp: MCPServer[Any], callback: Callable[[Any, Any], Awaitable[N
     """
 
     async def initialized(ctx: ServerRequestContext[Any], params: NotificationParams) -> None:
-        outcome = callback(ctx.lifespan_context, ctx.session)
-        if outcome is not None:
-            await outcome
+        callback(ctx.lifespan_context, ctx.session)
 
     low = lowlevel_server(mcp)
     low.add_notification_handler("notifications/initialized", NotificationParams, initialized)

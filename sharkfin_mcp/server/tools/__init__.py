@@ -29,7 +29,7 @@ from mcp.server.mcpserver import MCPServer
 
 from .._arguments import add_tool
 from . import admin, channels, events, mention_groups, messages, people, webhooks
-from ._spec import ToolSpec
+from ._spec import ToolSpec, check_returns
 
 __all__ = ["DEFAULT_TOOLS", "TOOLS", "ToolSpec", "register_tools"]
 
@@ -48,12 +48,9 @@ DEFAULT_TOOLS = [spec.name for spec in TOOLS if not spec.admin]
 """The tools listed with the default settings, in catalogue order."""
 
 
-def _everything(spec: ToolSpec) -> bool:
-    return True
-
-
-def register_tools(mcp: MCPServer[Any], include: Callable[[ToolSpec], bool] = _everything) -> None:
+def register_tools(mcp: MCPServer[Any], include: Callable[[ToolSpec], bool]) -> None:
     """Register every tool that ``include`` admits (read-only mode and profiles filter here)."""
     for spec in TOOLS:
         if include(spec):
-            add_tool(mcp, spec.fn, annotations=spec.annotations, description=spec.description)
+            arguments = add_tool(mcp, spec.fn, annotations=spec.annotations, description=spec.description)
+            check_returns(spec.name, arguments.returns)
