@@ -86,8 +86,7 @@ async def _start_delivery(runtime: Runtime) -> None:
     """Start the inbox once connected. Delivery does not depend on the identity: if learning it
     fails (its REST call, PROTOCOL.md §6), messages still arrive, only not marked as our own."""
     with anyio.move_on_after(IDENTITY_WAIT):
-        while runtime.identity is None:  # noqa: ASYNC110 - set by another task, which has no event
-            await anyio.sleep(0.05)
+        await runtime.identified()
     while runtime.inbox.floor is None:
         if not await runtime.client.wait_connected(5.0):
             continue

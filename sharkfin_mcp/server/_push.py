@@ -255,11 +255,8 @@ class ChannelPush:
                 self._runtime = None
 
     async def _pump(self, runtime: Runtime, cursor: int) -> None:
-        # Own messages cannot be told apart before the identity is known. The runtime learns it
-        # once at start-up and has no event for it: a short poll keeps _runtime.py untouched.
-        while runtime.identity is None:  # noqa: ASYNC110
-            await anyio.sleep(0.1)
-        me = runtime.identity.username
+        # Own messages cannot be told apart before the identity is known.
+        me = (await runtime.identified()).username
         self.approvers -= {me}
         while True:
             due = self.gate.due(anyio.current_time())

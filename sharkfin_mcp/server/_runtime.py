@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from ..client import (
@@ -58,9 +59,9 @@ class Runtime:
     def __init__(self, settings: Settings, client: SharkfinClient, bus: InMemorySubscriptionBus) -> None:
         self.settings = settings
         self.client = client
-        self.bus = bus
         self.buffer = EventBuffer(settings.event_buffer)
-        self.identity: Identity | None = None
+        self._identity: Identity | None = None
+        self._identified: anyio.Event | None = None
         self.role_changed = False
         """A ``capabilities`` event arrived: ``me`` asks the daemon again (the old identity stays
         in use until it has answered)."""
@@ -101,6 +102,26 @@ class Runtime:
 
     def connection_problem(self) -> str:
         return connection_problem(self.client.url, self.client.last_error, self.settings.api_key_source)
+
+    @property
+    def identity(self) -> Identity | None:
+        """Who this server acts as, once ``me`` has learned it (``None`` until then)."""
+        return self._identity
+
+    @identity.setter
+    def identity(self, value: Identity | None) -> None:
+        self._identity = value
+        if value is not None and self._identified is not None:
+            self._identified.set()
+
+    async def identified(self) -> Identity:
+        """Wait until the identity is known (another task learns it; see ``me``)."""
+        if self._identity is None:
+            if self._identified is None:
+                self._identified = anyio.Event()
+            await self._identified.wait()
+        assert self._identity is not None
+        return self._identity
 
     async def _my_username(self) -> str:
         return (await self.me()).username
