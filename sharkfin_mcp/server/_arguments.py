@@ -55,6 +55,7 @@ class ArgumentSpec:
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         signature = inspect.signature(fn, eval_str=True)
+        self.returns: Any = signature.return_annotation
         self.context: str | None = None
         fields: dict[str, Any] = {}
         self.required: list[str] = []
@@ -244,7 +245,7 @@ def add_tool(
             # is text the model reads too, and often quotes a name or the daemon's words.
             raise ToolError(clean(str(exc))) from exc.__context__
 
-    returns = inspect.signature(fn, eval_str=True).return_annotation
+    returns = spec.returns
     call.__name__ = call.__qualname__ = fn.__name__
     call.__annotations__ = {"ctx": Context, "arguments": dict[str, Any], "return": returns}
     call.__signature__ = inspect.signature(call).replace(return_annotation=returns)  # type: ignore[attr-defined]

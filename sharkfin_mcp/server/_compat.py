@@ -67,6 +67,11 @@ class ArgumentsAsGiven(FuncMetadata):
     kwargs dict") before the function, and turns a failure into pydantic's text. Our validation
     (``_arguments``) runs inside the function instead, so that a failure reads as one plain
     sentence; this only carries the object there, with no second pass over it.
+
+    It also keeps the output schema but not the output model: mcp 2.3.0's ``convert_result``
+    validates a returned ``CallToolResult`` against the model, and ours are dumped from that very
+    model (``_results.result``), so that was a second pass over every result on the hot path.
+    A schema without a model is published unchanged ("advertised but not validated here").
     """
 
     def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
@@ -74,11 +79,12 @@ class ArgumentsAsGiven(FuncMetadata):
 
 
 def pass_arguments_as_given(tool: Tool) -> None:
-    """Make ``tool`` receive its raw arguments object (see :class:`ArgumentsAsGiven`)."""
+    """Make ``tool`` receive its raw arguments object, and skip re-validating its results (see
+    :class:`ArgumentsAsGiven`)."""
     old = tool.fn_metadata
     tool.fn_metadata = ArgumentsAsGiven(
         arg_model=old.arg_model,
         output_schema=old.output_schema,
-        output_model=old.output_model,
+        output_model=None,
         wrap_output=old.wrap_output,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ from mcp import Client
 from mcp.server import Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel
 
 from sharkfin_mcp.server import _compat
 from sharkfin_mcp.server._arguments import add_tool
+from sharkfin_mcp.server.tools import TOOLS
+from sharkfin_mcp.server.tools._spec import check_returns
 
 
 async def probe(limit: int = 3) -> str:
@@ -37,6 +41,7 @@ def test_registered_tool_and_arguments_as_given() -> None:
     assert tool.parameters == spec.schema  # what tools/list publishes
     assert isinstance(tool.fn_metadata, _compat.ArgumentsAsGiven)
     assert tool.fn_metadata.output_schema is not None  # the output schema survived the swap
+    assert tool.fn_metadata.output_model is None  # results are not validated a second time
     raw = {"limit": "x", "extra": None}
     assert tool.fn_metadata.validate_arguments(raw) == {"arguments": raw}
     with pytest.raises(LookupError):
@@ -112,3 +117,22 @@ def test_only_compat_reaches_into_another_objects_private_attributes() -> None:
 def test_the_private_reach_finder_finds_both_forms() -> None:
     tree = ast.parse("a = mcp._lowlevel_server\nb = getattr(s, '_connection', None)\nself._ok\nos._exit(0)")
     assert _private_reaches(tree) == ["mcp._lowlevel_server", "getattr(s, '_connection', None)"]
+
+
+def test_a_tool_that_would_lose_its_structured_content_is_refused_at_build() -> None:
+    """Results are not re-validated by the SDK, which then keeps structured content only from a
+    returned ``CallToolResult``: any other return annotation is refused when tools register."""
+    for fn in (probe, _model_returning):
+        with pytest.raises(TypeError, match=fn.__name__):
+            check_returns(fn.__name__, inspect.signature(fn, eval_str=True).return_annotation)
+    for spec in TOOLS:
+        check_returns(spec.name, inspect.signature(spec.fn, eval_str=True).return_annotation)
+
+
+class _Shape(BaseModel):
+    ok: bool
+
+
+async def _model_returning() -> _Shape:
+    """Returns a model, not a CallToolResult."""
+    return _Shape(ok=True)

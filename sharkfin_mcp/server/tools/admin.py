@@ -22,13 +22,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BeforeValidator, Field
+from mcp.types import CallToolResult
+from pydantic import Field
 
 from ...client import Role
-from .._render import clean
+from .._render import clean, lines
 from .._results import Out, result
-from ._spec import Ctx, ToolSpec, runtime
+from ._params import _without
+from ._spec import APPEND, DESTROY, READ, REMOVE, WRITE, Ctx, ToolSpec, runtime
 
 __all__ = ["TOOLS", "role_line"]
 
@@ -37,7 +38,7 @@ __all__ = ["TOOLS", "role_line"]
 Username = Annotated[
     str,
     Field(min_length=1, max_length=200, description="Username, e.g. alice"),
-    BeforeValidator(lambda v: v[1:] if isinstance(v, str) and v.startswith("@") else v),
+    _without("@"),
 ]
 RoleName = Annotated[
     str, Field(min_length=1, max_length=200, description="Role name, e.g. user (see list_roles)")
@@ -99,7 +100,7 @@ async def list_roles(ctx: Ctx) -> Annotated[CallToolResult, ListRolesResult]:
     out = ListRolesResult(
         roles=[RoleOut(name=r.name, built_in=r.built_in, permissions=list(r.permissions)) for r in roles]
     )
-    return result(out, "\n".join(role_line(r) for r in roles) or "no roles")
+    return result(out, lines(roles, role_line, "no roles"))
 
 
 async def set_role(username: Username, role: RoleName, ctx: Ctx) -> Annotated[CallToolResult, SetRoleResult]:
@@ -148,20 +149,11 @@ async def revoke_permission(
 # -- the profile -----------------------------------------------------------------------------------
 
 
-def _hints(*, read_only: bool = False, destructive: bool = False, idempotent: bool) -> ToolAnnotations:
-    return ToolAnnotations(
-        read_only_hint=read_only,
-        destructive_hint=destructive,
-        idempotent_hint=idempotent,
-        open_world_hint=False,
-    )
-
-
 TOOLS = [
-    ToolSpec(list_roles, _hints(read_only=True, idempotent=True), admin=True),
-    ToolSpec(set_role, _hints(destructive=True, idempotent=True), admin=True),
-    ToolSpec(create_role, _hints(idempotent=False), admin=True),
-    ToolSpec(delete_role, _hints(destructive=True, idempotent=False), admin=True),
-    ToolSpec(grant_permission, _hints(idempotent=True), admin=True),
-    ToolSpec(revoke_permission, _hints(destructive=True, idempotent=True), admin=True),
+    ToolSpec(list_roles, READ, admin=True),
+    ToolSpec(set_role, REMOVE, admin=True),
+    ToolSpec(create_role, APPEND, admin=True),
+    ToolSpec(delete_role, DESTROY, admin=True),
+    ToolSpec(grant_permission, WRITE, admin=True),
+    ToolSpec(revoke_permission, REMOVE, admin=True),
 ]
