@@ -249,15 +249,22 @@ class Inbox:
         """Pushes that a read issued after they arrived still did not show. The daemon stores a
         message before pushing it (§4.6), so this means a daemon whose history disagrees with
         its pushes; the push is then the only record, and is kept rather than lost."""
+        _, kept = await self._keep_pushes(channel)
+        if kept:
+            log.debug("kept %d pushed message(s) that #%s's history did not show", kept, channel)
+
+    async def _keep_pushes(self, channel: str) -> tuple[int, int]:
+        """Append the pushes for ``channel`` beyond its watermark, as the record of themselves.
+        Returns the watermark they started from and how many were kept."""
         mark = self.marks.get(channel, self.floor or 0)
-        left = self._pushes_after(channel, mark)
-        for event in left:
+        pushes = self._pushes_after(channel, mark)
+        for event in pushes:
             self.marks[channel] = event.id
             self._pushed.pop(event.id, None)
             await self._append(channel, message_row(event), caught_up=False)
-        if left:
-            log.debug("kept %d pushed message(s) that #%s's history did not show", len(left), channel)
+        if pushes:
             await self._changed(channel)
+        return mark, len(pushes)
 
     async def _read(self, channel: str, *, recovering: bool) -> None:
         assert self.floor is not None
@@ -291,15 +298,8 @@ class Inbox:
 
     async def _fallback(self, channel: str, exc: SharkfinError) -> None:
         """History is unreadable (no permission, no longer a member): keep what pushes brought."""
-        mark = self.marks.get(channel, self.floor or 0)
-        pushes = self._pushes_after(channel, mark)
-        for event in pushes:
-            self.marks[channel] = event.id
-            self._pushed.pop(event.id, None)
-            await self._append(channel, message_row(event), caught_up=False)
-        if pushes:
-            await self._changed(channel)
-        else:
+        mark, kept = await self._keep_pushes(channel)
+        if not kept:
             self.buffer.append("gap", {"channel": channel, "after_id": mark, "reason": str(exc)})
 
     async def _append(self, channel: str, row: dict[str, Any], *, caught_up: bool) -> None:

@@ -20,12 +20,12 @@ from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Prompt
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 __all__ = ["LEGACY_RESOURCE_NOT_FOUND", "install_protocol_errors"]
 
 LEGACY_RESOURCE_NOT_FOUND = -32002
 """Resource not found in MCP 2025-11-25 and earlier."""
-FIRST_MODERN_VERSION = "2026-07-28"
 
 
 class _ProtocolErrors:
@@ -36,7 +36,7 @@ class _ProtocolErrors:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "prompts/get":
             await self._check_prompt(ctx.params)
-        elif ctx.method == "resources/read" and ctx.protocol_version < FIRST_MODERN_VERSION:
+        elif ctx.method == "resources/read" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             try:
                 return await call_next(ctx)
             except MCPError as exc:

@@ -43,7 +43,7 @@ class Reader:
     def take(self, events: list[BufferedEvent], buffer: EventBuffer) -> int:
         """Record ``events`` as given; returns how many events left the buffer before this reader
         was given them (counted once, then forgotten)."""
-        self.given.update(e.seq for e in events if e.seq > self.cursor)
+        self.record(events)
         dropped = 0
         oldest = buffer.first_seq
         if self.cursor < oldest - 1:

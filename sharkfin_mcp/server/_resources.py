@@ -41,15 +41,19 @@ class RuntimeRef:
         return self.runtime
 
 
-async def _read(rt: Runtime, operation: Any) -> str:
+async def _value(rt: Runtime, operation: Any) -> Any:
+    """``rt.call(operation)``, its refusal turned into the resource error that explains it."""
     try:
-        value = await rt.call(operation)
+        return await rt.call(operation)
     except Refusal as exc:
         # Runtime.call raises "from None", which keeps the client's error as __context__.
         if isinstance(exc.__context__, NotFound):
             raise ResourceNotFoundError(clean(str(exc))) from None
         raise ResourceError(clean(str(exc))) from None
-    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+async def _read(rt: Runtime, operation: Any) -> str:
+    return json.dumps(await _value(rt, operation), separators=(",", ":"), default=str)
 
 
 def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
@@ -72,8 +76,8 @@ def register_resources(mcp: MCPServer[Any], ref: RuntimeRef) -> None:
             who = await rt.me()
         except Refusal as exc:
             raise ResourceError(clean(str(exc))) from None
-        perms = await _read(rt, lambda c: c.capabilities())
-        return json.dumps({**who.__dict__, "permissions": json.loads(perms), "url": rt.client.url})
+        perms = await _value(rt, lambda c: c.capabilities())
+        return json.dumps({**who.__dict__, "permissions": perms, "url": rt.client.url})
 
     @mcp.resource(
         HISTORY_TEMPLATE,

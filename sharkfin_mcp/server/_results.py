@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..client import DM, Channel, MentionGroup, Message, MessageEvent, UnreadCount, User, Webhook
 from ._buffer import BufferedEvent
-from ._render import clean, clean_json, is_clean
+from ._render import clean, clean_json, is_clean, lines
 
 __all__ = [
     "MESSAGE_ITEM_SCHEMA",
@@ -90,13 +90,13 @@ def message_line(row: MessageRow, channel: str) -> str:
     The line is built once unescaped and searched once: separators are all safe characters, so
     when the whole line has nothing to escape, no field has, and escaping each would change
     nothing. Only a line that needs it is rebuilt with every field escaped."""
-    plain = _message_line(row, channel, str)
-    return plain if is_clean(plain) else _message_line(row, channel, clean)
-
-
-def _message_line(row: MessageRow, channel: str, text: Callable[[object], str]) -> str:
-    thread = f" ↳{text(row['thread_id'])}" if row.get("thread_id") else ""
     meta = f" meta={clean_json(row['metadata'])}" if row.get("metadata") else ""
+    plain = _message_line(row, channel, meta, str)
+    return plain if is_clean(plain) else _message_line(row, channel, meta, clean)
+
+
+def _message_line(row: MessageRow, channel: str, meta: str, text: Callable[[object], str]) -> str:
+    thread = f" ↳{text(row['thread_id'])}" if row.get("thread_id") else ""
     sent_at = text(row.get("sent_at") or "-")
     head = f"[{text(row.get('id'))}] {sent_at} #{text(channel)} {text(row.get('from'))}"
     return f"{head}{thread}: {text(row.get('body', ''))}{meta}"
@@ -302,4 +302,4 @@ def result(model: BaseModel, text: str) -> CallToolResult:
 
 
 def render_messages(messages: list[MessageRow], channel: str, empty: str = "no messages") -> str:
-    return "\n".join(message_line(m, channel) for m in messages) if messages else empty
+    return lines(messages, lambda m: message_line(m, channel), empty)

@@ -169,7 +169,8 @@ def test_escapes_are_readable() -> None:
 def test_message_line_matches_escaping_every_field(message: Message, channel: str) -> None:
     """The one-search fast path renders exactly what escaping each field one by one renders."""
     row = message_row(message)
-    assert message_line(row, channel) == _message_line(row, channel, clean)
+    meta = f" meta={clean_json(row['metadata'])}" if row.get("metadata") else ""
+    assert message_line(row, channel) == _message_line(row, channel, meta, clean)
 
 
 @settings(max_examples=300, deadline=None)
