@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Generator
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from websockets.asyncio.client import connect as ws_connect
@@ -32,13 +32,6 @@ __all__ = ["FeedConnected", "Notification", "notification_feed"]
 
 log = logging.getLogger("sharkfin_mcp.client")
 
-
-class _Quiet(logging.LoggerAdapter[logging.Logger]):
-    """websockets reports each reconnect attempt at INFO; for a feed that retries on its own
-    that is routine, so it goes to DEBUG (MCP clients show every stderr line as an error)."""
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        super().log(logging.DEBUG if level == logging.INFO else level, msg, *args, **kwargs)
 
 _PREFIXES: tuple[tuple[str, Literal["mention", "dm", "message"]], ...] = (
     ("Mention in #", "mention"),
@@ -121,7 +114,7 @@ async def notification_feed(
         open_timeout=open_timeout,
         close_timeout=0.1,
         compression=None,
-        logger=_Quiet(WIRE_LOG),
+        logger=WIRE_LOG,  # its reconnect lines are INFO; quietening them is the host's call
         reconnect_delays=delays,
     ):
         yield FeedConnected(attempt=attempt)
