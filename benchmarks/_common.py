@@ -26,6 +26,25 @@ KEYS = {
     "flow-bot": "demo-flow-bot-key",
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+INITIALIZE_PARAMS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "sharkfin-bench", "version": "0"},
+}
+"""What every benchmark client sends as ``initialize`` (handshake era)."""
+INITIALIZE = (
+    json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE_PARAMS}) + "\n"
+).encode()
+"""The same request as one stdio line, for clients that write raw bytes."""
+
+
+async def join(ws_url: str, channel: str, *names: str) -> None:
+    """Each of ``names`` (keys of :data:`KEYS`) joins ``channel``."""
+    from sharkfin_mcp.client import SharkfinClient
+
+    for name in names:
+        async with await SharkfinClient.connect(ws_url, api_key=KEYS[name]) as client:
+            await client.join_channel(channel)
 
 
 # -- statistics ------------------------------------------------------------------------------------

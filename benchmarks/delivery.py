@@ -17,23 +17,17 @@ from websockets.asyncio.client import connect
 from sharkfin_mcp.client import RESTClient, SharkfinClient
 from sharkfin_mcp.client._urls import notifications_url
 
-from ._common import KEYS, sandbox_process, server_params, structured, summary_ms
+from ._common import KEYS, join, sandbox_process, server_params, structured, summary_ms
 from .latency import until_ready
 
 CHANNEL = "general"
-
-
-async def _join(ws_url: str, *names: str) -> None:
-    for name in names:
-        async with await SharkfinClient.connect(ws_url, api_key=KEYS[name]) as client:
-            await client.join_channel(CHANNEL)
 
 
 async def run(posts: int) -> dict[str, Any]:
     samples: dict[str, list[float]] = {"rest_post_to_wake": [], "ws_post_to_wake": [], "raw_rest_notice": []}
     missed = 0
     with sandbox_process() as sb:
-        await _join(sb.ws_url, "agent", "alice", "flow-bot", "bob")
+        await join(sb.ws_url, CHANNEL, "agent", "alice", "flow-bot", "bob")
         notice_headers = {"Authorization": f"ApiKey-v1 {KEYS['bob']}"}
         async with (
             stdio_client(server_params(sb.ws_url)) as (read, write),

@@ -37,6 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from sharkfin_mcp.client import SharkfinClient
 
 from ._common import (
+    INITIALIZE_PARAMS,
     KEYS,
     ROOT,
     child_server_pid,
@@ -201,14 +202,7 @@ class LineSession:
         )
         session = cls(process)
         try:
-            await session.request(
-                "initialize",
-                {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "bench", "version": "0"},
-                },
-            )
+            await session.request("initialize", INITIALIZE_PARAMS)
             await session._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             yield session
         finally:
@@ -245,10 +239,6 @@ class LineSession:
             raise RuntimeError(f"tool call failed: {result['content']}")
         return result
 
-    async def call_tool_result(self, name: str, arguments: dict[str, Any]) -> Any:
-        """The result whatever it is (for :func:`until_ready`)."""
-        return await self.request("tools/call", {"name": name, "arguments": arguments})
-
 
 async def _tool(session: ClientSession, name: str, args: dict[str, Any]) -> dict[str, Any]:
     return structured(await session.call_tool(name, args))
@@ -262,7 +252,8 @@ async def until_ready(
     args = {"channel": channel, "limit": 1}
     while True:
         if isinstance(session, LineSession):
-            failed = bool((await session.call_tool_result("history", args)).get("isError"))
+            answer = await session.request("tools/call", {"name": "history", "arguments": args})
+            failed = bool(answer.get("isError"))
         else:
             failed = (await session.call_tool("history", args)).is_error
         if not failed:

@@ -21,7 +21,7 @@ from mcp.client.stdio import stdio_client
 from sharkfin_mcp.client import RESTClient, SharkfinClient
 from sharkfin_mcp.server._push import CHANNEL_METHOD, ChannelParams
 
-from ._common import KEYS, sandbox_process, server_params, summary_ms
+from ._common import KEYS, join, sandbox_process, server_params, summary_ms
 from .latency import until_ready
 
 CHANNEL = "general"
@@ -37,9 +37,7 @@ async def run(posts: int) -> dict[str, Any]:
     samples: dict[str, list[float]] = {"ws_dm_to_push": [], "rest_post_to_push": []}
     missed = 0
     with sandbox_process() as sb:
-        for name in ("agent", "flow-bot"):
-            async with await SharkfinClient.connect(sb.ws_url, api_key=KEYS[name]) as client:
-                await client.join_channel(CHANNEL)
+        await join(sb.ws_url, CHANNEL, "agent", "flow-bot")
         push = {
             "SHARKFIN_CHANNEL": "on",
             "SHARKFIN_CHANNEL_CHANNELS": CHANNEL,

@@ -13,37 +13,21 @@ the server wrote to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 
+from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 
-from ._common import ROOT, base_env
+from ._common import INITIALIZE, ROOT, base_env, cpu_seconds
 
-INITIALIZE = (
-    json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "sharkfin-bench", "version": "0"},
-            },
-        }
-    )
-    + "\n"
-).encode()
 HOWS = ("SIGINT", "SIGTERM", "EOF")
 
 
@@ -51,17 +35,12 @@ def online(sandbox: Sandbox, username: str) -> bool:
     return sandbox.is_connected(username) or username in sandbox.hub.presence
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
 async def until_idle(pid: int, quiet: float) -> None:
     """Until the process has used no CPU for ``quiet`` seconds (start-up work done)."""
-    last, since = cpu_ticks(pid), time.monotonic()
+    last, since = cpu_seconds(pid), time.monotonic()
     while time.monotonic() - since < quiet:
         await anyio.sleep(0.02)
-        now = cpu_ticks(pid)
+        now = cpu_seconds(pid)
         if now != last:
             last, since = now, time.monotonic()
 
@@ -128,7 +107,7 @@ async def one_try(sandbox: Sandbox, how: str, settle: float) -> dict[str, Any]:
 async def measure(tries: int, settle: float) -> dict[str, Any]:
     results: dict[str, Any] = {}
     async with Sandbox(presence_timeout=120) as sandbox:
-        async with await _client(sandbox) as agent:
+        async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key("agent")) as agent:
             await agent.join_channel("general")
         runs: dict[str, list[dict[str, Any]]] = {how: [] for how in HOWS}
         for _ in range(tries):
@@ -148,12 +127,6 @@ async def measure(tries: int, settle: float) -> dict[str, Any]:
                 "stderr_sample": next((r["stderr_lines"] for r in tries_of if r["stderr_lines"]), []),
             }
     return results
-
-
-async def _client(sandbox: Sandbox) -> Any:
-    from sharkfin_mcp.client import SharkfinClient
-
-    return await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key("agent"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,23 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import ROOT, base_env, sandbox_process, server_command, server_env, stop, summary_ms
+from ._common import INITIALIZE, ROOT, base_env, sandbox_process, server_command, server_env, stop, summary_ms
 
-INITIALIZE = (
-    json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "sharkfin-bench", "version": "0"},
-            },
-        }
-    )
-    + "\n"
-).encode()
 HELLO = Path(__file__).with_name("hello_server.py")
 
 
