@@ -17,6 +17,7 @@ import pytest
 
 import sharkfin_mcp
 from sharkfin_mcp.sandbox import Identity, Sandbox
+from tests._protocol import INITIALIZE
 
 pytestmark = pytest.mark.anyio
 
@@ -184,14 +185,7 @@ async def session(sandbox: Sandbox, raw_key: str, level: str) -> tuple[str, str,
             tasks.start_soon(drain)
             wire = Wire(process)
             with anyio.fail_after(30):
-                await wire.send(
-                    "initialize",
-                    {
-                        "protocolVersion": "2025-11-25",
-                        "capabilities": {},
-                        "clientInfo": {"name": "t", "version": "1"},
-                    },
-                )
+                await wire.send("initialize", INITIALIZE["params"])
                 await wire.send("notifications/initialized", notify=True)
                 for _ in range(100):
                     who = await wire.tool("whoami", {})

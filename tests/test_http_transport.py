@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,49 +19,21 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from sharkfin_mcp.sandbox import Sandbox
+from tests._http import http_server_process
 
 pytestmark = pytest.mark.anyio
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def http_server(sandbox: Sandbox, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = free_port()
     child_env = {
-        **os.environ,
         "SHARKFIN_URL": sandbox.ws_url,
         "SHARKFIN_API_KEY": sandbox.key("agent"),
         "SHARKFIN_LOG_LEVEL": "WARNING",
         **env,
     }
-    command = [sys.executable, "-m", "sharkfin_mcp.cli", "--transport", "http", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=child_env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with http_server_process(*args, env=child_env, startup_deadline=15) as (process, port):
         yield process, port
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=5)
-        if process.stderr:
-            process.stderr.close()
 
 
 async def until_ready(client: Client) -> None:

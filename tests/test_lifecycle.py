@@ -18,20 +18,9 @@ from mcp import Client
 
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import Settings, build_server
+from tests._protocol import INITIALIZE
 
 pytestmark = pytest.mark.anyio
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-
 
 POSIX_SIGNALS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM/SIGINT handlers")
 

@@ -30,7 +30,6 @@ from scripts.release_version import problems
 from sharkfin_mcp._version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not installed")
 
 
 @pytest.fixture(scope="module")

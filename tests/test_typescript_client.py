@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sharkfin_mcp.server.tools import TOOLS
+from tests._http import http_server_process
 from tests._node import node_tools_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,42 +97,11 @@ def test_every_tool_over_stdio_matches_its_output_schema(tmp_path: Path) -> None
     assert_every_tool_valid(*run_client(tmp_path, PLAN, "stdio", *server))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def http_sandbox_server() -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", *PROFILE, "--transport", "http"]
-    command += ["--port", str(port)]
-    env = {**os.environ, "SHARKFIN_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stderr.read().decode() if process.stderr else ""
-                raise AssertionError(f"server exited: {output}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    env = {"SHARKFIN_LOG_LEVEL": "WARNING"}
+    with http_server_process("--sandbox", *PROFILE, env=env, startup_deadline=30) as (_, port):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
 
 
 def test_every_tool_over_streamable_http_matches_its_output_schema(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
+from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import Settings, build_server
 
@@ -39,7 +41,6 @@ def slow_reconnect(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
 @pytest.fixture
 async def mcp_on(sandbox: Sandbox) -> AsyncIterator[Callable[..., Any]]:
     """``async with mcp_on(**settings) as client`` — a ready MCP client on the sandbox."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def open_client(**overrides: Any) -> AsyncIterator[Client]:
@@ -49,3 +50,19 @@ async def mcp_on(sandbox: Sandbox) -> AsyncIterator[Callable[..., Any]]:
             yield client
 
     yield open_client
+
+
+@asynccontextmanager
+async def tool_target(**overrides: Any) -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
+    """A fresh sandbox (agent and alice in #general) and a ready MCP client on it, with each
+    listed tool's parameter names. No rate limit: the fuzzing is about input, not the loop
+    breaker. ``overrides`` are further settings (``tool_profile=...``)."""
+    async with Sandbox() as sandbox:
+        for name in ("agent", "alice"):
+            async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(name)) as c:
+                await c.join_channel("general")
+        server = build_server(settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0, **overrides))
+        async with Client(server, mode="legacy") as client:
+            await ready(client)
+            listed = (await client.list_tools()).tools
+            yield client, {t.name: list(t.input_schema.get("properties", {})) for t in listed}

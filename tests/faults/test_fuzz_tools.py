@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,12 +21,9 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
 
-from sharkfin_mcp.client import SharkfinClient
-from sharkfin_mcp.sandbox import Sandbox
-from sharkfin_mcp.server import build_server
 from sharkfin_mcp.server.tools import TOOLS as ALL_SPECS
 
-from .conftest import ready, settings_for
+from .conftest import tool_target
 from .test_wire import Wire
 
 TOOLS = sorted(spec.name for spec in ALL_SPECS)
@@ -86,21 +82,6 @@ class _Tracebacks(logging.Handler):
             self.seen.append(self.format(record))
 
 
-@asynccontextmanager
-async def _target() -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
-    async with Sandbox() as sandbox:
-        for name in ("agent", "alice"):
-            async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(name)) as c:
-                await c.join_channel("general")
-        server = build_server(
-            settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0, tool_profile="all,admin")
-        )
-        async with Client(server, mode="legacy") as client:
-            await ready(client)
-            listed = (await client.list_tools()).tools
-            yield client, {t.name: list(t.input_schema["properties"]) for t in listed}
-
-
 @pytest.fixture(scope="module")
 def memory_target() -> Iterator[tuple[BlockingPortal, Client, dict[str, list[str]], _Tracebacks]]:
     handler = _Tracebacks()
@@ -108,7 +89,7 @@ def memory_target() -> Iterator[tuple[BlockingPortal, Client, dict[str, list[str
     try:
         with (
             start_blocking_portal() as portal,
-            portal.wrap_async_context_manager(_target()) as (client, tools),
+            portal.wrap_async_context_manager(tool_target(tool_profile="all,admin")) as (client, tools),
         ):
             assert sorted(tools) == TOOLS
             yield portal, client, tools, handler

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -18,11 +17,9 @@ from mcp import Client
 from mcp.types import CallToolResult
 from websockets.asyncio.server import ServerConnection, serve
 
-from sharkfin_mcp.client import SharkfinClient
-from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import Settings, build_server
 
-from .conftest import ready, settings_for
+from .conftest import tool_target
 
 pytestmark = pytest.mark.anyio
 
@@ -41,32 +38,19 @@ values = st.recursive(
 )
 
 
-@asynccontextmanager
-async def _target() -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
-    async with Sandbox() as sandbox:
-        for name in ("agent", "alice"):
-            async with await SharkfinClient.connect(sandbox.ws_url, api_key=sandbox.key(name)) as c:
-                await c.join_channel("general")
-        # No rate limit: this is about input, not about the loop breaker.
-        server = build_server(settings_for(sandbox, max_sends_per_minute=0, request_timeout=5.0))
-        async with Client(server, mode="legacy") as client:
-            await ready(client)
-            tools = {
-                t.name: list(t.input_schema.get("properties", {})) for t in (await client.list_tools()).tools
-            }
-            yield client, tools
-
-
 @pytest.fixture
 async def fuzz_target() -> AsyncIterator[tuple[Client, dict[str, list[str]]]]:
-    async with _target() as target:
+    async with tool_target() as target:
         yield target
 
 
 @pytest.fixture(scope="module")
 def portal_target() -> Iterator[tuple[BlockingPortal, Client, dict[str, list[str]]]]:
     """Hypothesis drives examples synchronously; the server lives on an event loop in a thread."""
-    with start_blocking_portal() as portal, portal.wrap_async_context_manager(_target()) as (client, tools):
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(tool_target()) as (client, tools),
+    ):
         yield portal, client, tools
 
 

@@ -34,6 +34,18 @@ async def call_ok(client: Client, name: str, args: dict[str, Any] | None = None)
     return result
 
 
+async def structured(client: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``call_ok``'s structured content."""
+    out = (await call_ok(client, tool, args)).structured_content
+    assert out is not None
+    return out
+
+
+def message_ids(out: dict[str, Any]) -> list[int]:
+    """The ids of the ``message.new`` events in an event tool's structured result."""
+    return [e["data"]["id"] for e in out["events"] if e["type"] == "message.new"]
+
+
 async def call_err(client: Client, name: str, args: dict[str, Any] | None = None) -> str:
     result = await client.call_tool(name, args or {})
     assert result.is_error, f"{name}({args}) should have failed: {result}"

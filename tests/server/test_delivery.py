@@ -15,19 +15,9 @@ from mcp.types import ResourceUpdatedNotification
 from sharkfin_mcp.client import RESTClient, SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 
-from .conftest import ConnectMCP, call_ok
+from .conftest import ConnectMCP, call_ok, message_ids, structured
 
 pytestmark = pytest.mark.anyio
-
-
-async def structured(client: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = (await call_ok(client, tool, args)).structured_content
-    assert out is not None
-    return out
-
-
-def message_ids(out: dict[str, Any]) -> list[int]:
-    return [e["data"]["id"] for e in out["events"] if e["type"] == "message.new"]
 
 
 async def drain(client: Client) -> list[int]:
@@ -38,6 +28,16 @@ async def drain(client: Client) -> list[int]:
         if not out["events"]:
             return got
         got += message_ids(out)
+
+
+async def drain_until(client: Client, sent: list[int]) -> list[int]:
+    """Drain until every id in ``sent`` has arrived; everything drained, in order."""
+    got: list[int] = []
+    with anyio.fail_after(10):
+        while set(sent) - set(got):
+            got += await drain(client)
+            await anyio.sleep(0.05)
+    return got
 
 
 async def wait_with_post(client: Client, post: Any, **args: Any) -> dict[str, Any]:
@@ -103,11 +103,7 @@ async def test_ws_and_rest_posts_interleaved_arrive_once_in_id_order(mcp: Client
                 sent.append(await alice.send_message("general", f"ws {n}"))
             else:
                 sent.append((await bot.send_message("general", f"rest {n}")).id)
-    got: list[int] = []
-    with anyio.fail_after(10):
-        while set(sent) - set(got):
-            got += await drain(mcp)
-            await anyio.sleep(0.05)
+    got = await drain_until(mcp, sent)
     assert got == sent
 
 
@@ -122,11 +118,7 @@ async def test_two_servers_sharing_one_key_both_receive_every_message(
         await drain(second)
         sent = [await alice.send_message("general", f"to both {n}") for n in range(5)]
         for client in (first, second):
-            got: list[int] = []
-            with anyio.fail_after(10):
-                while set(sent) - set(got):
-                    got += await drain(client)
-                    await anyio.sleep(0.05)
+            got = await drain_until(client, sent)
             assert got == sent
 
 

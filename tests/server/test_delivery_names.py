@@ -20,7 +20,7 @@ from sharkfin_mcp.client import SharkfinClient
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server import build_server
 
-from .conftest import MODES, agent_settings, call_err, call_ok, text_of, wait_ready
+from .conftest import MODES, agent_settings, call_err, call_ok, structured, text_of, wait_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -37,9 +37,7 @@ class Env:
     alice: SharkfinClient
 
     async def call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        out = (await call_ok(self.client, tool, args)).structured_content
-        assert out is not None
-        return out
+        return await structured(self.client, tool, args)
 
     async def channel(self, public: bool = False) -> str:
         """A fresh channel with agent and alice (created with the bare name)."""

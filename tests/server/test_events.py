@@ -12,15 +12,9 @@ from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
 
-from .conftest import ConnectMCP, call_err, call_ok, text_of
+from .conftest import ConnectMCP, call_err, call_ok, message_ids, structured, text_of
 
 pytestmark = pytest.mark.anyio
-
-
-async def structured(client: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    out = (await call_ok(client, tool, args)).structured_content
-    assert out is not None
-    return out
 
 
 async def poll_until(client: Client, message_id: int, **args: Any) -> dict[str, Any]:
@@ -31,10 +25,6 @@ async def poll_until(client: Client, message_id: int, **args: Any) -> dict[str, 
             if any(e["data"].get("id") == message_id for e in out["events"]):
                 return out
             await anyio.sleep(0.02)
-
-
-def message_ids(out: dict[str, Any]) -> list[int]:
-    return [e["data"]["id"] for e in out["events"] if e["type"] == "message.new"]
 
 
 async def test_poll_cursor_then_nothing_new(mcp: Client, alice: SharkfinClient) -> None:

@@ -15,15 +15,13 @@ from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
 
-from .conftest import ConnectMCP, call_ok
+from .conftest import ConnectMCP, call_ok, message_ids, structured
 
 pytestmark = pytest.mark.anyio
 
 
 async def events(client: Client, args: dict[str, Any]) -> dict[str, Any]:
-    out = (await call_ok(client, "poll_events", args)).structured_content
-    assert out is not None
-    return out
+    return await structured(client, "poll_events", args)
 
 
 async def test_without_explicit_reads_got_plus_dropped_is_everything(
@@ -38,7 +36,7 @@ async def test_without_explicit_reads_got_plus_dropped_is_everything(
         with anyio.fail_after(10):
             while posted[-1] not in got:
                 out = await events(client, {"limit": 500})
-                got += [e["data"]["id"] for e in out["events"] if e["type"] == "message.new"]
+                got += message_ids(out)
                 dropped += out["dropped"]
                 await anyio.sleep(0.05)
         others = (await events(client, {"after": start, "limit": 500}))["next_after"] - start - len(posted)
@@ -58,6 +56,6 @@ async def test_an_explicit_read_does_not_hide_drops_from_the_implicit_cursor(
                 await anyio.sleep(0.05)
         # ... and then reads as itself: at least 5 of the 15 left a 10-event buffer unread.
         out = await events(client, {"limit": 500})
-        got = [e["data"]["id"] for e in out["events"] if e["type"] == "message.new"]
+        got = message_ids(out)
         assert set(got) < set(posted)
         assert out["dropped"] >= len(posted) - len(got)

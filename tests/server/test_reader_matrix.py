@@ -33,7 +33,7 @@ from sharkfin_mcp.server import build_server
 from sharkfin_mcp.server._buffer import BufferedEvent, EventBuffer, Predicate
 from sharkfin_mcp.server._readers import Reader
 
-from .conftest import MODES, agent_settings, wait_ready
+from .conftest import MODES, agent_settings, structured, wait_ready
 
 # -- level 1: EventBuffer + Reader ---------------------------------------------------------------
 
@@ -380,13 +380,6 @@ class Run:
                 self.messages.append(event)
 
 
-async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, f"{tool}({args}): {result.content}"
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 async def settle(client: Client, world: World, run: Run) -> None:
     """Until a REST post arrives, so the script starts once the server delivers (start-up itself
     is test_delivery_startup.py's subject). The probe that arrived is part of the run; earlier
@@ -397,7 +390,7 @@ async def settle(client: Client, world: World, run: Run) -> None:
             run.probes.append(probe)
             with anyio.move_on_after(0.3):
                 while probe not in {m["data"]["id"] for m in run.messages}:
-                    run.took("poll_events", {}, await call(client, "poll_events", {}))
+                    run.took("poll_events", {}, await structured(client, "poll_events", {}))
                     await anyio.sleep(0.02)
                 run.posted.append(probe)
                 return
@@ -430,23 +423,23 @@ async def _play(world: World, mode: str, script: list[tuple[Any, ...]], run: Run
                     run.posted.append((await world.alice.rest.send_message(channel, body)).id)
             elif kind == "own":
                 own = {"channel": world.resolve(step[1]), "body": f"own {n}"}
-                sent = await call(client, "send_message", own)
+                sent = await structured(client, "send_message", own)
                 run.posted.append(sent["id"])
             else:
                 tool, args = step
                 if "channel" in args:
                     args = {**args, "channel": world.resolve(args["channel"])}
-                run.took(tool, args, await call(client, tool, args))
+                run.took(tool, args, await structured(client, tool, args))
         # The final drain: unfiltered polls until every post has arrived (REST posts arrive
         # through the notice feed and a history read, a moment after the post).
         with anyio.move_on_after(10):
             while not set(run.posted) <= {m["data"]["id"] for m in run.messages}:
-                run.took("poll_events", {}, await call(client, "poll_events", {"limit": 500}))
+                run.took("poll_events", {}, await structured(client, "poll_events", {"limit": 500}))
                 await anyio.sleep(0.02)
         missing = set(run.posted) - {m["data"]["id"] for m in run.messages}
         assert not missing, f"never given to the reader, even by an unfiltered drain: {sorted(missing)}"
         await anyio.sleep(0.1)  # anything extra (a duplicate from a late push) would show now
-        run.took("poll_events", {}, await call(client, "poll_events", {"limit": 500}))
+        run.took("poll_events", {}, await structured(client, "poll_events", {"limit": 500}))
     return run
 
 

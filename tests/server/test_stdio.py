@@ -26,6 +26,7 @@ import sharkfin_mcp
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
+from .._protocol import INITIALIZE
 from .conftest import call_err, call_ok, text_of, wait_ready
 
 pytestmark = pytest.mark.anyio
@@ -223,18 +224,7 @@ class RawServer:
                 return dict(message)
 
     def initialize(self) -> None:
-        self.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw-test", "version": "0"},
-                },
-            }
-        )
+        self.send(INITIALIZE)
 
     def call(self, request_id: int, tool: str, args: dict[str, Any]) -> None:
         self.send(

@@ -29,17 +29,9 @@ from sharkfin_mcp.server._serve import _stop_on_signals, shutdown_signals
 from sharkfin_mcp.server._stdio_choice import STDIO_TRANSPORT_ENV, choose_stdio_transport
 from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
+from .._protocol import INITIALIZE
+
 ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test", "version": "0"},
-    },
-}
 REQUESTS = [
     INITIALIZE,
     {"jsonrpc": "2.0", "method": "notifications/initialized"},
