@@ -67,6 +67,16 @@ async def wait_for_messages(
     return await _events(rt, ctx, after, limit, matches, wait=timeout_seconds)
 
 
+async def _known_channel(rt: Runtime, channel: str) -> bool:
+    """Whether ``channel`` names a channel or DM: the inbox's own first (no daemon call), then
+    the channel list, and the DM list only when the channel list has not got it."""
+    if channel in rt.inbox.marks or channel in rt.inbox.dms:
+        return True
+    if channel in {c.name for c in await rt.call(lambda c: c.channels())}:
+        return True
+    return channel in {d.channel for d in await rt.call(lambda c: c.dm_list())}
+
+
 async def _matcher(
     rt: Runtime,
     types: list[EventType] | list[str] | None,
@@ -77,14 +87,11 @@ async def _matcher(
 ) -> Predicate:
     """The filter of one call; an unknown channel is refused rather than waited on for ever."""
     wanted = set(types) if types else None
-    if channel is not None and channel not in rt.inbox.marks:
-        known = await rt.call(lambda c: c.channels())
-        dms = await rt.call(lambda c: c.dm_list())
-        if channel not in {c.name for c in known} | {d.channel for d in dms}:
-            raise ToolError(
-                f"unknown channel in the channel filter: {channel!r}; leave channel out to get "
-                "every channel, or use a name from channel_list or dm_list"
-            )
+    if channel is not None and not await _known_channel(rt, channel):
+        raise ToolError(
+            f"unknown channel in the channel filter: {channel!r}; leave channel out to get "
+            "every channel, or use a name from channel_list or dm_list"
+        )
 
     def matches(event: BufferedEvent) -> bool:
         if wanted is not None and event.type not in wanted:
