@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sharkfin_mcp.server._catalog import BEGIN, END, catalog_markdown
+from sharkfin_mcp.server._sections import replace_section
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -90,3 +91,12 @@ def test_troubleshooting_lists_the_real_configuration_errors(
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err == message + "\n", f"README differs from the real message for {given}"
+
+
+def test_generated_sections_are_replaced_between_their_markers_only() -> None:
+    doc = "intro\n<!-- b -->\nold\n<!-- e -->\noutro\n"
+    replaced = replace_section(doc, "<!-- b -->", "<!-- e -->", "new")
+    assert replaced == "intro\n<!-- b -->\nnew\n<!-- e -->\noutro\n"
+    for broken in ("intro <!-- b --> old", "old <!-- e --> outro", "nothing"):
+        with pytest.raises(ValueError, match="markers"):
+            replace_section(broken, "<!-- b -->", "<!-- e -->", "new")

@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..client import daemon_url, header_problem, is_loopback_host, is_loopback_url
+from ._sections import replace_section
 
 __all__ = [
     "DEFAULT_URL",
@@ -480,9 +481,7 @@ def config_markdown() -> str:
 
 def _write(path: str) -> None:
     text = Path(path).read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    Path(path).write_text(f"{head}{BEGIN}\n{config_markdown()}\n{END}{tail}", encoding="utf-8")
+    Path(path).write_text(replace_section(text, BEGIN, END, config_markdown()), encoding="utf-8")
 
 
 if __name__ == "__main__":
