@@ -10,8 +10,14 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ._version import __version__
+
+if TYPE_CHECKING:  # the settings are imported late: `sharkfin-mcp sandbox` never needs them
+    from pydantic.fields import FieldInfo
+
+    from .server._config import Option
 
 COMMANDS = """\
 commands:
@@ -26,22 +32,28 @@ def _plain(text: str | None) -> str:
     return (text or "").replace("`", "")
 
 
+def _described(field: FieldInfo, option: Option) -> str:
+    """A setting's description in plain text, with its default unless it has none (``—``)."""
+    from .server._config import shown_default
+
+    default = _plain(shown_default(field, option))
+    return _plain(field.description) + ("" if default == "—" else f" (default {default})")
+
+
 def _epilog() -> str:
     """The environment variables (from the Settings declaration) and the sub-commands."""
-    from .server._config import options, shown_default
+    from .server._config import options
 
     environment = ["environment (flags override them):"]
     for _, field, option in options():
         if option.env:
-            default = shown_default(field, option).replace("`", "")
-            shown = "" if default == "—" else f" (default {default})"
-            environment.append(f"  {option.env:<31} {_plain(field.description)}{shown}")
+            environment.append(f"  {option.env:<31} {_described(field, option)}")
     return "\n".join(environment) + "\n\n" + COMMANDS
 
 
 def _parser() -> argparse.ArgumentParser:
     """Every flag, its help and its default come from the Settings declaration (server/_config)."""
-    from .server._config import choices_of, options, shown_default
+    from .server._config import choices_of, options
 
     parser = argparse.ArgumentParser(
         prog="sharkfin-mcp",
@@ -53,8 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, field, option in options():
         if not option.flag:
             continue
-        default = shown_default(field, option).replace("`", "")
-        help_text = _plain(field.description) + ("" if default == "—" else f" (default {default})")
+        help_text = _described(field, option)
         if field.annotation is bool and field.default:
             help_text = f"turn off: {help_text}"
         if option.env:
