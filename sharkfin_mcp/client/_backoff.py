@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Backoff", "BackoffPolicy", "ExponentialBackoff"]
+__all__ = ["Backoff", "ExponentialBackoff"]
 
 Backoff = Callable[[int], float | None]
 """``backoff(attempt)`` → seconds to wait before try ``attempt`` (0-based), or ``None`` to give up."""
@@ -33,5 +33,3 @@ class ExponentialBackoff:
         ceiling = min(self.maximum, grown)
         return random.uniform(ceiling / 2, ceiling)
 
-
-BackoffPolicy = Backoff | ExponentialBackoff

@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ._auth import WIRE_LOG, auth_headers, forget_secret, redact, remember_secret
 from ._backoff import Backoff, ExponentialBackoff
+from ._client import CLOSE_TIMEOUT
 from ._urls import presence_url
 
 __all__ = ["PresenceKeeper"]
@@ -80,7 +81,7 @@ class PresenceKeeper:
                 self.url,
                 additional_headers=self._headers,
                 open_timeout=10,
-                close_timeout=0,  # see _client.CLOSE_TIMEOUT
+                close_timeout=CLOSE_TIMEOUT,
                 compression=None,
                 logger=WIRE_LOG,
                 process_exception=self._retry,
