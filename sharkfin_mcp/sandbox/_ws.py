@@ -216,6 +216,8 @@ class Hub:
             self.drop_replies -= 1
         elif op is not None and self.drop_replies_to.get(op, 0) > 0:
             self.drop_replies_to[op] -= 1
+            if self.drop_replies_to[op] == 0:
+                del self.drop_replies_to[op]  # nothing armed: later frames are not parsed twice
         else:
             conn.push(frame)
         for action in post:
@@ -499,5 +501,5 @@ def _request_type(text: str) -> str | None:
         obj = json.loads(text)
     except ValueError:
         return None
-    kind = obj.get("type") if isinstance(obj, dict) else None
+    kind = ci_get(obj, "type") if isinstance(obj, dict) else None
     return kind if isinstance(kind, str) else None
