@@ -56,6 +56,7 @@ from ..client import SharkfinError
 from ._buffer import BufferedEvent
 from ._compat import lowlevel_server, session_connection
 from ._config import Settings
+from ._safety import RateLimiter
 from ._sessions import ConnectionTable
 
 if TYPE_CHECKING:
@@ -164,41 +165,27 @@ class BurstGate(Generic[T]):
     """
 
     def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._sent: collections.deque[float] = collections.deque()
-        """When each recent notification went out, oldest first."""
+        self._rate = RateLimiter(limit, window)
+        """When each recent notification (or summary) went out."""
         self._held: list[T] = []
-
-    def _room(self, now: float) -> bool:
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
-        return len(self._sent) < self.limit
 
     def offer(self, item: T, now: float) -> bool:
         """True: send ``item`` now. False: it is held (behind earlier held items, in order)."""
-        if self._held or not self._room(now):
+        if self._held or self._rate.try_acquire(now):
             self._held.append(item)
             return False
-        self._sent.append(now)
         return True
 
     def release(self, now: float) -> list[T]:
         """The held items, if a summary may go out now (it is then counted as sent); else []."""
-        if not self._held or not self._room(now):
+        if not self._held or self._rate.try_acquire(now):
             return []
         held, self._held = self._held, []
-        self._sent.append(now)
         return held
 
     def due(self, now: float) -> float | None:
         """Seconds until ``release`` can return something; ``None`` when nothing is held."""
-        if not self._held:
-            return None
-        self._room(now)
-        if len(self._sent) < self.limit:
-            return 0.0
-        return max(0.0, self._sent[0] + self.window - now)
+        return self._rate.wait(now) if self._held else None
 
 
 @dataclass

@@ -51,17 +51,23 @@ class RateLimiter:
     window: float = 60.0
     _times: collections.deque[float] = field(default_factory=collections.deque)
 
-    def try_acquire(self, now: float | None = None) -> float:
-        """0 when allowed (and counted); else seconds until the next send would be allowed."""
+    def wait(self, now: float) -> float:
+        """0 when a send would be allowed now; else seconds until it would be. Counts nothing."""
         if self.limit <= 0:
             return 0.0
-        now = time.monotonic() if now is None else now
         while self._times and now - self._times[0] >= self.window:
             self._times.popleft()
         if len(self._times) >= self.limit:
             return self.window - (now - self._times[0])
-        self._times.append(now)
         return 0.0
+
+    def try_acquire(self, now: float | None = None) -> float:
+        """0 when allowed (and counted); else seconds until the next send would be allowed."""
+        now = time.monotonic() if now is None else now
+        wait = self.wait(now)
+        if wait == 0.0 and self.limit > 0:
+            self._times.append(now)
+        return wait
 
 
 @dataclass
