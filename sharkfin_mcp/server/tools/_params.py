@@ -13,10 +13,14 @@ __all__ = [
     "Body",
     "Channel",
     "ChannelFilter",
+    "EventLimit",
     "EventType",
+    "ExcludeOwn",
+    "MentionsOnly",
     "NewChannel",
     "NewSlug",
     "Slug",
+    "ThreadFilter",
     "Timeout",
     "Types",
     "Username",
@@ -47,3 +51,7 @@ EventType = Literal["message.new", "presence", "capabilities", "connection", "ev
 After = Annotated[int | None, Field(ge=0, description="next_after of your last call")]
 Timeout = Annotated[float, Field(ge=0, le=50, description="Seconds, max 50")]
 Types = Annotated[list[EventType] | None, Field(description="Only these types")]
+EventLimit = Annotated[int, Field(ge=1, le=500, description="1-500")]
+MentionsOnly = Annotated[bool, Field(description="Only mentions of you")]
+ExcludeOwn = Annotated[bool, Field(description="Not your own")]
+ThreadFilter = Annotated[int | None, Field(ge=1, description="Only its replies")]

@@ -8,12 +8,11 @@ from typing import Annotated
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
 
 from .._buffer import BufferedEvent, Predicate, ReadResult
 from .._results import EventOut, EventsResult, result
 from .._runtime import Runtime
-from ._params import After, ChannelFilter, EventType, Timeout, Types
+from ._params import After, ChannelFilter, EventLimit, EventType, ExcludeOwn, MentionsOnly, Timeout, Types
 from ._spec import CURSOR, Ctx, ToolSpec, runtime
 
 __all__ = ["PROGRESS_EVERY", "TOOLS"]
@@ -25,10 +24,10 @@ PROGRESS_EVERY = 5.0
 async def poll_events(
     ctx: Ctx,
     after: After = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="1-500")] = 100,
+    limit: EventLimit = 100,
     types: Types = None,
     channel: ChannelFilter = None,
-    exclude_own: Annotated[bool, Field(description="Not your own")] = False,
+    exclude_own: ExcludeOwn = False,
 ) -> Annotated[CallToolResult, EventsResult]:
     """Events not yet given to you (or after a cursor), without waiting."""
     rt = runtime(ctx)
@@ -42,9 +41,9 @@ async def wait_for_events(
     timeout_seconds: Timeout = 25,
     types: Types = None,
     channel: ChannelFilter = None,
-    mentions_only: Annotated[bool, Field(description="Only mentions of you")] = False,
-    exclude_own: Annotated[bool, Field(description="Not your own")] = False,
-    limit: Annotated[int, Field(ge=1, le=500, description="1-500")] = 100,
+    mentions_only: MentionsOnly = False,
+    exclude_own: ExcludeOwn = False,
+    limit: EventLimit = 100,
 ) -> Annotated[CallToolResult, EventsResult]:
     """Like poll_events, but waits for a matching event; on timed_out, call again."""
     rt = runtime(ctx)
@@ -57,8 +56,8 @@ async def wait_for_messages(
     after: After = None,
     timeout_seconds: Timeout = 25,
     channel: ChannelFilter = None,
-    mentions_only: Annotated[bool, Field(description="Only mentions of you")] = False,
-    limit: Annotated[int, Field(ge=1, le=500, description="1-500")] = 100,
+    mentions_only: MentionsOnly = False,
+    limit: EventLimit = 100,
 ) -> Annotated[CallToolResult, EventsResult]:
     """Wait for new messages from others; on timed_out, call again."""
     rt = runtime(ctx)

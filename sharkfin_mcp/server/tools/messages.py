@@ -22,7 +22,7 @@ from .._results import (
 )
 from .._unread import collect_unread
 from .._uris import UNREAD_URI
-from ._params import Body, Channel, ChannelFilter
+from ._params import Body, Channel, ChannelFilter, MentionsOnly, ThreadFilter
 from ._spec import APPEND, READ, WRITE, Ctx, ToolSpec, runtime
 
 __all__ = ["TOOLS"]
@@ -92,7 +92,7 @@ async def history(
     before: Annotated[int | None, Field(ge=1, description="Ids below this")] = None,
     after: Annotated[int | None, Field(ge=0, description="Ids above this; 0 = oldest")] = None,
     limit: Annotated[int, Field(ge=1, le=100, description="1-100")] = 30,
-    thread_id: Annotated[int | None, Field(ge=1, description="Only its replies")] = None,
+    thread_id: ThreadFilter = None,
 ) -> Annotated[CallToolResult, HistoryResult]:
     """A channel's messages, oldest first; page back with next_before."""
     found, more = await runtime(ctx).call(lambda c: _page(c, channel, before, after, limit, thread_id))
@@ -105,8 +105,8 @@ async def history(
 async def unread_messages(
     ctx: Ctx,
     channel: ChannelFilter = None,
-    mentions_only: Annotated[bool, Field(description="Only mentions of you")] = False,
-    thread_id: Annotated[int | None, Field(ge=1, description="Only its replies")] = None,
+    mentions_only: MentionsOnly = False,
+    thread_id: ThreadFilter = None,
     limit: Annotated[int, Field(ge=1, le=200, description="1-200")] = 50,
 ) -> Annotated[CallToolResult, UnreadResult]:
     """Unread messages from others; marks none read (mark_read does)."""
