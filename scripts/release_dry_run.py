@@ -191,10 +191,11 @@ def registry_entry(server: dict[str, Any], bundle: Path, version: str) -> dict[s
 
 
 class DryRun:
-    def __init__(self, out: Path, tag: str | None, published_schema: bool) -> None:
+    def __init__(self, out: Path, tag: str | None, published_schema: bool, image: bool = True) -> None:
         self.out = out
         self.tag = tag
         self.published_schema = published_schema
+        self.build_image = image
         self.failures = 0
         self.version = package_version()
 
@@ -271,6 +272,8 @@ class DryRun:
         return f"{target.relative_to(self.out)} (mcpb fileSha256 {digest[:12]}…) valid against {checked}"
 
     def image(self) -> str:
+        if not self.build_image:
+            return "skipped (--no-image): the release workflow's image job builds and checks it"
         docker = shutil.which("docker")
         if docker is None or subprocess.run([docker, "info"], capture_output=True).returncode != 0:
             return "skipped: no Docker engine here (the release workflow builds linux/amd64 and linux/arm64)"
@@ -317,8 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also validate server.json against its $schema URL (network)",
     )
+    parser.add_argument(
+        "--no-image",
+        dest="image",
+        action="store_false",
+        help="skip the OCI image build (where another job builds and checks the image)",
+    )
     args = parser.parse_args(argv)
-    return DryRun(args.out.resolve(), args.tag, args.published_schema).run_all()
+    return DryRun(args.out.resolve(), args.tag, args.published_schema, args.image).run_all()
 
 
 if __name__ == "__main__":
