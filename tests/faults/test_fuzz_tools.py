@@ -12,7 +12,6 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -23,6 +22,7 @@ from mcp.types import CallToolResult
 
 from sharkfin_mcp.server.tools import TOOLS as ALL_SPECS
 
+from .._fuzz import arguments_for, assert_one_plain_answer
 from .conftest import tool_target
 from .test_wire import Wire
 
@@ -31,45 +31,6 @@ TOOLS = sorted(spec.name for spec in ALL_SPECS)
 EXAMPLES_PER_TOOL = 40
 STDIO_EXAMPLES_PER_TOOL = 6
 FUZZED_CALLS = {"memory": 0, "stdio": 0}
-
-LIKELY = ["general", "alice", "agent", "1", "0", "-1", "20", "2.5", "true", "null", "", "#general", "@alice"]
-value = st.one_of(
-    st.none(),
-    st.sampled_from(LIKELY),
-    st.text(max_size=20),
-    st.integers(-(2**40), 2**40).map(str),
-    st.integers(-(2**40), 2**40),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.booleans(),
-)
-QUICK_TIMEOUT = st.sampled_from([0, "0", 0.0, "0.0", -1, 51, "soon", ""])
-"""A missing or null timeout means the 25 s default wait; fuzzing that would only wait."""
-MISSING = object()
-
-
-def arguments_for(data: st.DataObject, properties: list[str]) -> dict[str, Any]:
-    arguments: dict[str, Any] = {}
-    for name in properties:
-        if name == "timeout_seconds":
-            drawn: Any = data.draw(QUICK_TIMEOUT, label=name)
-        else:
-            drawn = data.draw(st.one_of(st.just(MISSING), value), label=name)
-        if drawn is not MISSING:
-            arguments[name] = drawn
-    return arguments
-
-
-def assert_one_plain_answer(tool: str, result: CallToolResult) -> None:
-    assert isinstance(result, CallToolResult)
-    assert result.content and result.content[0].type == "text"
-    if not result.is_error:
-        assert isinstance(result.structured_content, dict)
-        return
-    text = result.content[0].text
-    assert text.strip() != f"Error executing tool {tool}", "a crash, not an answer"
-    assert len(text.splitlines()) == 1, text
-    for jargon in ("Traceback", "validation error", "Input should", "pydantic", "[type="):
-        assert jargon not in text, text
 
 
 class _Tracebacks(logging.Handler):
@@ -125,7 +86,8 @@ def stdio_target() -> Iterator[tuple[Wire, dict[str, list[str]], list[int]]]:
         assert sorted(tools) == TOOLS
         yield wire, tools, [100]
     finally:
-        stderr = wire.close()
+        wire.close(timeout=10)
+        stderr = wire.stderr_text()
         assert "Traceback" not in stderr, stderr
         assert not re.search(r"\bERROR\b", stderr), stderr
 

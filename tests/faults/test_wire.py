@@ -6,22 +6,16 @@ traceback on stderr."""
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-import sharkfin_mcp
 from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
-ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
+from .._stdio_wire import ROOT, RawServer
+
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
     "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "0"},
@@ -29,60 +23,11 @@ MODERN_META = {
 }
 
 
-class Wire:
+class Wire(RawServer):
     """A ``sharkfin-mcp --sandbox`` process on raw pipes."""
 
     def __init__(self, *args: str) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/"),
-            "PYTHONPATH": ROOT,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharkfin_mcp.cli", "--sandbox", *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        self.stderr: list[bytes] = []
-        self._threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines.put), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr.append), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _pump(stream: IO[bytes], sink: Any) -> None:
-        for line in iter(stream.readline, b""):
-            sink(line)
-
-    def write(self, raw: bytes | str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((raw.encode() if isinstance(raw, str) else raw) + b"\n")
-        self.proc.stdin.flush()
-
-    def send(self, message: Any) -> None:
-        self.write(json.dumps(message))
-
-    def next(self, timeout: float = 15.0) -> Any:
-        """The next line the server writes, parsed (a notification is skipped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, "no reply"
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            value = json.loads(line)
-            if isinstance(value, dict) and "id" not in value:
-                continue  # a notification
-            return value
+        super().__init__({"PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"}, "--sandbox", *args)
 
     def request(self, request_id: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -109,22 +54,6 @@ class Wire:
     def modern(self, request_id: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.request(request_id, method, {**(params or {}), "_meta": MODERN_META})
 
-    def close(self) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            for thread in self._threads:
-                thread.join(timeout=2)
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream is not None:
-                    stream.close()
-        return b"".join(self.stderr).decode(errors="replace")
-
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
@@ -132,7 +61,8 @@ def wire() -> Iterator[Wire]:
     try:
         yield server
     finally:
-        stderr = server.close()
+        server.close(timeout=10)
+        stderr = server.stderr_text()
         assert "Traceback" not in stderr, stderr
 
 

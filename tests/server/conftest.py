@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -74,6 +75,40 @@ def agent_settings(sb: Sandbox, identity: str = "agent", **overrides: Any) -> Se
 
 
 ConnectMCP = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@dataclass
+class ToolEnv:
+    """A table's shared world: the agent server's MCP client, its sandbox and alice (a plain
+    Sharkfin client), both in #general, in protocol era ``mode``. Subclass to add helpers."""
+
+    client: Client
+    sb: Sandbox
+    alice: SharkfinClient
+    mode: str
+
+    async def call(self, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``structured``: the tool must succeed; its structured content."""
+        return await structured(self.client, tool, args)
+
+
+E = TypeVar("E", bound=ToolEnv)
+
+
+@asynccontextmanager
+async def tool_env(env_type: type[E], mode: str, **overrides: Any) -> AsyncIterator[E]:
+    """A fresh sandbox and a ready agent server on it (``overrides`` are its settings), for a
+    module-scoped fixture shared by every case of one era."""
+    async with Sandbox() as sb:
+        server = build_server(agent_settings(sb, **overrides))
+        async with (
+            Client(server, mode=mode) as client,
+            await SharkfinClient.connect(sb.ws_url, api_key=sb.key("alice")) as alice,
+        ):
+            await wait_ready(client)
+            await call_ok(client, "channel_join", {"channel": "general"})
+            await alice.join_channel("general")
+            yield env_type(client, sb, alice, mode)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from sharkfin_mcp.server._render import clean_json
 from sharkfin_mcp.server.tools import TOOLS
 from sharkfin_mcp.server.tools.admin import role_line
 
-from ..faults.test_fuzz_tools import assert_one_plain_answer
+from .._fuzz import arguments_for, assert_one_plain_answer
 from .conftest import ConnectMCP, agent_settings, call_err, call_ok, text_of, wait_ready
 from .test_render import field as render_field
 
@@ -358,7 +358,6 @@ hostile = st.one_of(
     st.booleans(),
     st.lists(st.text(max_size=3), max_size=2),
 )
-MISSING = object()
 HOSTILE_CALLS = [0]
 
 
@@ -399,11 +398,7 @@ def test_hostile_arguments_get_exactly_one_plain_answer(
     """Whatever arrives, one answer: a success whose text is one line and whose effect the daemon
     shows, or one plain-sentence error. The admin's own role is kept so later examples still run."""
     portal, client, sandbox = hostile_target
-    arguments: dict[str, Any] = {}
-    for name in PARAMETERS[tool]:
-        drawn = data.draw(st.one_of(st.just(MISSING), hostile), label=name)
-        if drawn is not MISSING:
-            arguments[name] = drawn
+    arguments = arguments_for(data, PARAMETERS[tool], hostile)
     if tool == "set_role" and str(arguments.get("username", "")).lstrip("@") == "agent":
         arguments["username"] = "bob"
     if tool == "revoke_permission" and arguments.get("role") == "admin":

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from sharkfin_mcp.client import SharkfinClient
-from sharkfin_mcp.sandbox import Sandbox
-from sharkfin_mcp.server import build_server
 
-from .conftest import MODES, agent_settings, call_err, call_ok, structured, text_of, wait_ready
+from .conftest import MODES, ToolEnv, call_err, call_ok, text_of, tool_env
 
 pytestmark = pytest.mark.anyio
 
@@ -30,15 +26,7 @@ NAME_ARGUMENTS = {"channel", "username", "slug", "name", "members"}
 _names = itertools.count(1)
 
 
-@dataclass
-class Env:
-    client: Client
-    sb: Sandbox
-    alice: SharkfinClient
-
-    async def call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        return await structured(self.client, tool, args)
-
+class Env(ToolEnv):
     async def channel(self, public: bool = False) -> str:
         """A fresh channel with agent and alice (created with the bare name)."""
         name = f"names-{next(_names)}"
@@ -72,16 +60,8 @@ class Env:
 @pytest.fixture(scope="module", params=MODES)
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     """One sandbox and one agent server per era, shared by the table (each case has its own names)."""
-    async with Sandbox() as sb:
-        server = build_server(agent_settings(sb, max_sends_per_minute=0))
-        async with (
-            Client(server, mode=request.param) as client,
-            await SharkfinClient.connect(sb.ws_url, api_key=sb.key("alice")) as alice,
-        ):
-            await wait_ready(client)
-            await call_ok(client, "channel_join", {"channel": "general"})
-            await alice.join_channel("general")
-            yield Env(client, sb, alice)
+    async with tool_env(Env, request.param, max_sends_per_minute=0) as e:
+        yield e
 
 
 # -- one case per tool --------------------------------------------------------------------------

@@ -6,33 +6,24 @@ wire: stdout carries only JSON-RPC, the key never leaks, and the process exits o
 from __future__ import annotations
 
 import json
-import os
-import queue
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-import sharkfin_mcp
 from sharkfin_mcp.sandbox import Sandbox
 from sharkfin_mcp.server.tools import DEFAULT_TOOLS
 
-from .._protocol import INITIALIZE
+from .._stdio_wire import ROOT, RawServer
 from .conftest import call_err, call_ok, text_of, wait_ready
 
 pytestmark = pytest.mark.anyio
-
-ROOT = str(Path(sharkfin_mcp.__file__).resolve().parents[1])
-"""Run the subprocess on the same sources as this test process."""
 
 
 def server_env(url: str | None = None, key: str | None = None, **extra: str) -> dict[str, str]:
@@ -174,84 +165,6 @@ async def test_wrong_key_is_reported_over_stdio(sandbox: Sandbox) -> None:
 
 
 # -- the raw wire ---------------------------------------------------------------------------------------
-
-
-class RawServer:
-    """A ``sharkfin-mcp`` process on raw pipes, with background readers for stdout and stderr."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        full_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), **env}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sharkfin_mcp.cli", *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=full_env,
-            cwd=ROOT,
-        )
-        self.stdout_lines: queue.Queue[bytes] = queue.Queue()
-        self.all_stdout: list[bytes] = []
-        self.all_stderr: list[bytes] = []
-        self._threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.all_stdout, True), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.all_stderr, False), daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
-
-    def _pump(self, stream: IO[bytes], sink: list[bytes], to_queue: bool) -> None:
-        for line in iter(stream.readline, b""):
-            sink.append(line)
-            if to_queue:
-                self.stdout_lines.put(line)
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    async def reply(self, request_id: int, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no reply to request {request_id}"
-            try:
-                line = await anyio.to_thread.run_sync(self.stdout_lines.get, True, min(left, 0.5))
-            except queue.Empty:
-                continue
-            message = json.loads(line)
-            if message.get("id") == request_id:
-                return dict(message)
-
-    def initialize(self) -> None:
-        self.send(INITIALIZE)
-
-    def call(self, request_id: int, tool: str, args: dict[str, Any]) -> None:
-        self.send(
-            {
-                "jsonrpc": "2.0",
-                "id": request_id,
-                "method": "tools/call",
-                "params": {"name": tool, "arguments": args},
-            }
-        )
-
-    def close(self, timeout: float = 5.0) -> int:
-        assert self.proc.stdin is not None
-        if not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            code = self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            for t in self._threads:
-                t.join(timeout=2)
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream is not None:
-                    stream.close()
-        return code
 
 
 async def test_stdout_carries_only_jsonrpc_and_the_key_never_leaks(sandbox: Sandbox) -> None:

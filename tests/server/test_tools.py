@@ -13,37 +13,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
-from sharkfin_mcp.client import SharkfinClient
-from sharkfin_mcp.sandbox import Sandbox
-from sharkfin_mcp.server import build_server
 from sharkfin_mcp.server.tools import TOOLS
 
-from .conftest import MODES, agent_settings, call_err, call_ok, text_of, wait_ready
+from .conftest import MODES, ToolEnv, call_err, call_ok, text_of, tool_env
 
 pytestmark = pytest.mark.anyio
 
 _names = itertools.count(1)
 
 
-@dataclass
-class Env:
-    client: Client
-    sb: Sandbox
-    alice: SharkfinClient
-    mode: str
-
+class Env(ToolEnv):
     def name(self, prefix: str) -> str:
         return f"{prefix}-{next(_names)}"
-
-    async def call(self, tool: str, args: dict[str, Any] | None = None) -> Any:
-        return (await call_ok(self.client, tool, args)).structured_content
 
     async def text(self, tool: str, args: dict[str, Any] | None = None) -> str:
         return text_of(await call_ok(self.client, tool, args))
@@ -68,16 +54,8 @@ class Env:
 @pytest.fixture(scope="module", params=MODES)
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     """One sandbox and one agent server per era, shared by every case of that era."""
-    async with Sandbox() as sb:
-        server = build_server(agent_settings(sb, tool_profile="all,admin"))
-        async with (
-            Client(server, mode=request.param) as client,
-            await SharkfinClient.connect(sb.ws_url, api_key=sb.key("alice")) as alice,
-        ):
-            await wait_ready(client)
-            await call_ok(client, "channel_join", {"channel": "general"})
-            await alice.join_channel("general")
-            yield Env(client, sb, alice, request.param)
+    async with tool_env(Env, request.param, tool_profile="all,admin") as e:
+        yield e
 
 
 def assert_validation_error(text: str, field: str) -> None:
